@@ -1,0 +1,33 @@
+# Every target sets itself up on a fresh machine: a virtual environment in .venv with the exact
+# versions of requirements/ci.txt (the one place where versions are pinned). torch is installed
+# first, exactly 2.13.0, so nothing can pull a multi-GB CUDA build.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= out/demo
+PYTEST_ARGS ?= -n 2
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml requirements/ci.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements/ci.txt torch
+	$(BIN)/python -m pip install --quiet -c requirements/ci.txt -e ".[dev,neural,distributed]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/trackability demo --quick --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache
