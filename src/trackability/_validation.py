@@ -59,6 +59,7 @@ def check_array(
     ValueError
         If ``x`` has the wrong number of dimensions, too few cells or features, or holds
         NaN/inf.
+
     """
     if x is None:
         raise TypeError(f"{name} is None; expected an array of shape (n_cells, n_features).")

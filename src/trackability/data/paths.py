@@ -37,6 +37,7 @@ def resolve_data_path(path: str | os.PathLike | None, default: str, *, what: str
     ------
     FileNotFoundError
         Naming every place that was looked at and how to point the loader at the file.
+
     """
     if path is not None:
         p = Path(path).expanduser()

@@ -38,6 +38,7 @@ class SyntheticPair:
         The perturbation size (time gap): ``W = I + gap * E`` with ``|E|_F = 1``.
     E : ndarray (d, d)
         The unit-Frobenius direction of the perturbation.
+
     """
 
     control: np.ndarray
@@ -103,6 +104,7 @@ def near_identity(
     Returns
     -------
     SyntheticPair
+
     """
     n, d = _check_size(n, d)
     gap = check_positive(gap, "gap", allow_zero=True)
@@ -145,16 +147,17 @@ def seed_faithful(d: int, gap: float, trial: int, n: int = 100, noise: float = 0
     """
     n, d = _check_size(n, d)
     seed = original_seed(d, gap, trial)
-    saved = np.random.get_state()
+    # The legacy global generator is the point here: it is what the original code drew from.
+    saved = np.random.get_state()  # noqa: NPY002
     try:
-        np.random.seed(seed)
-        x = np.random.randn(n, d) / np.sqrt(d)
-        e = np.random.rand(d, d)
+        np.random.seed(seed)  # noqa: NPY002
+        x = np.random.randn(n, d) / np.sqrt(d)  # noqa: NPY002
+        e = np.random.rand(d, d)  # noqa: NPY002
         e /= np.linalg.norm(e)
         w = np.eye(d) + gap * e
-        z = np.random.randn(n, d)
-        perm = np.random.permutation(n)
+        z = np.random.randn(n, d)  # noqa: NPY002
+        perm = np.random.permutation(n)  # noqa: NPY002
     finally:
-        np.random.set_state(saved)
+        np.random.set_state(saved)  # noqa: NPY002
     y = (x @ w + noise * z)[perm]
     return SyntheticPair(x, y, perm, w, float(gap), e)

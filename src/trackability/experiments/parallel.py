@@ -58,6 +58,7 @@ def run_jobs(
         Show a progress bar (None: follow ``TRACKABILITY_PROGRESS``).
     desc
         Label of the progress bar.
+
     """
     check_choice(backend, "backend", BACKENDS)
     items = list(items)

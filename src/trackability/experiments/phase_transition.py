@@ -92,6 +92,7 @@ def phase_transition(
     pandas.DataFrame
         One row per (d, gap): ``d``, ``gap``, ``recovery`` (mean over trials), ``recovery_sd``,
         ``exact_fraction`` (trials with every cell recovered), ``trials``, ``n``, ``generator``.
+
     """
     import pandas as pd
 

@@ -62,6 +62,7 @@ def assign(
     >>> m = assign(x, x[::-1])
     >>> m.target.tolist()
     [2, 1, 0]
+
     """
     check_choice(cost, "cost", COSTS)
     check_choice(method, "method", METHODS)

@@ -27,6 +27,7 @@ class Matching:
         The solver that produced it (``"dense"``, ...).
     info
         Solver diagnostics (certificates, widened neighbourhoods, timings, ...).
+
     """
 
     source: np.ndarray

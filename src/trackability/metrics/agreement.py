@@ -53,6 +53,7 @@ def recovery_rate(true_permutation: Any, matching: Any) -> float:
     -------
     float
         Correct pairs / matched pairs.
+
     """
     perm = np.asarray(true_permutation)
     if perm.ndim != 1 or perm.size == 0 or not np.issubdtype(perm.dtype, np.integer):

@@ -52,6 +52,7 @@ def wasserstein2(x: Any, y: Any, *, squared: bool = False, max_pairs: int = MAX_
     max_pairs
         Refuse (with a clear error) when ``m * n`` exceeds this: the exact solver needs the dense
         ``m x n`` cost matrix and super-quadratic time. Subsample both sets first.
+
     """
     import ot
 

@@ -97,6 +97,7 @@ def mmd2(
     >>> a, b = rng.normal(size=(200, 3)), rng.normal(size=(200, 3))
     >>> abs(mmd2(a, b, gamma=0.5)) < 0.02
     True
+
     """
     xa, ya = check_pair(x, y, source_name="x", target_name="y", min_samples=2 if unbiased else 1)
     if gamma is None:
@@ -136,6 +137,7 @@ def median_heuristic_gamma(
     Returns
     -------
     float
+
     """
     if not arrays:
         raise TypeError("median_heuristic_gamma needs at least one array.")

@@ -99,6 +99,7 @@ class PerturbationModel:
         Returns
         -------
         self
+
         """
         src, tgt = check_pair(source, target, min_samples=self._min_cells)
         self.n_features_in_ = None
@@ -148,6 +149,7 @@ class PerturbationModel:
         -------
         pathlib.Path
             The file written.
+
         """
         self._check_fitted()
         path = Path(path)

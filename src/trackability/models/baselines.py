@@ -20,6 +20,7 @@ class Identity(PerturbationModel):
     ----------
     random_state
         Unused (the model is deterministic); kept for the common protocol.
+
     """
 
     _fitted_attributes: ClassVar[tuple[str, ...]] = ()
@@ -41,6 +42,7 @@ class MeanShift(PerturbationModel):
     ----------
     shift_
         The mean difference, shape (d,).
+
     """
 
     _fitted_attributes: ClassVar[tuple[str, ...]] = ("shift_",)

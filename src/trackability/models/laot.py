@@ -33,6 +33,7 @@ def fit_linear_map(
     -------
     W : ndarray of shape (d, d)
     b : ndarray of shape (d,)
+
     """
     d = x.shape[1]
     if fit_intercept:
@@ -97,6 +98,7 @@ class LAOT(PerturbationModel):
     converged_ : bool
         True if a fixed point or a plateau of the objective was reached before ``max_iter``.
     objective_ : float
+
     """
 
     _fitted_attributes: ClassVar[tuple[str, ...]] = (
