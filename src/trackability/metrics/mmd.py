@@ -105,12 +105,16 @@ def mmd2(
     gammas = _as_gammas(gamma)
     if not isinstance(block_size, int | np.integer) or block_size < 1:
         raise ValueError(f"block_size must be a positive integer; got {block_size!r}.")
-    shift = np.concatenate([xa, ya]).mean(axis=0)
-    xa, ya = xa - shift, ya - shift
+    # Distances are formed in float32 as |a|^2 + |b|^2 - 2 a.b, which loses precision when the
+    # points are far from the origin. Within-sample sums are centred on their own sample's mean (a
+    # pooled centring leaves each sample far from 0 when the two are far apart); the cross sum on
+    # the pooled mean.
     m, n = xa.shape[0], ya.shape[0]
-    kxx = kernel_sum(xa, xa, gammas, same=True, block_size=block_size)
-    kyy = kernel_sum(ya, ya, gammas, same=True, block_size=block_size)
-    kxy = kernel_sum(xa, ya, gammas, block_size=block_size)
+    xc, yc = xa - xa.mean(axis=0), ya - ya.mean(axis=0)
+    kxx = kernel_sum(xc, xc, gammas, same=True, block_size=block_size)
+    kyy = kernel_sum(yc, yc, gammas, same=True, block_size=block_size)
+    shift = np.concatenate([xa, ya]).mean(axis=0)
+    kxy = kernel_sum(xa - shift, ya - shift, gammas, block_size=block_size)
     if unbiased:
         val = kxx / (m * (m - 1)) + kyy / (n * (n - 1)) - 2.0 * kxy / (m * n)
     else:  # V-statistic: the dropped diagonal terms are exactly 1 each
