@@ -22,3 +22,19 @@ __all__ = [
     "resolve_data_path",
     "seed_faithful",
 ]
+
+
+def __getattr__(name: str):
+    """Lazily re-export the data-set loaders, so ``import trackability.data`` stays light."""
+    import importlib
+
+    loaders = importlib.import_module("trackability.data.loaders")
+    if name in loaders.__all__:
+        return getattr(loaders, name)
+    raise AttributeError(f"module 'trackability.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    import importlib
+
+    return sorted({*globals(), *importlib.import_module("trackability.data.loaders").__all__})
