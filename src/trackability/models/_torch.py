@@ -1,0 +1,163 @@
+"""Shared torch plumbing for the neural models: lazy import, seeding, threads, batches, weights.
+
+torch is an optional extra (``pip install "trackability[neural]"``). Nothing here imports it at
+module import time: :func:`require_torch` does, and raises a clear error when it is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from trackability._validation import check_random_state
+
+#: The torch version the ``neural`` extra pins (an open range pulls a multi-GB CUDA build).
+TORCH_VERSION = "2.13.0"
+
+#: Threads used inside ``fit``/``predict`` when a model's ``n_threads`` is None. Measured with
+#: ``benchmarks/bench_neural.py``: these small networks run faster on one thread than on two
+#: (thread hand-off costs more than the tiny matrix products gain); see docs/neural.md.
+DEFAULT_THREADS = 1
+
+_INSTALL_HINT = (
+    "{what} needs PyTorch, which is not installed. Install the neural extra with\n"
+    '    pip install "trackability[neural]"\n'
+    f"(it pins torch=={TORCH_VERSION}; for a CPU-only machine add "
+    "--extra-index-url https://download.pytorch.org/whl/cpu)."
+)
+
+
+def _import_torch() -> Any:
+    """Import and return torch (the single place it is imported; tests monkeypatch it)."""
+    return importlib.import_module("torch")
+
+
+def require_torch(what: str = "This model") -> Any:
+    """Return the torch module, or raise ``ImportError`` saying how to install the extra."""
+    try:
+        return _import_torch()
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT.format(what=what)) from exc
+
+
+def seed_from(random_state: Any) -> int:
+    """Draw one integer seed for torch from ``random_state`` (None: fresh entropy)."""
+    return int(check_random_state(random_state).integers(0, 2**31 - 1))
+
+
+def check_threads(n_threads: Any) -> int:
+    """Validate ``n_threads`` (None -> :data:`DEFAULT_THREADS`)."""
+    if n_threads is None:
+        return DEFAULT_THREADS
+    if isinstance(n_threads, bool) or not isinstance(n_threads, int | np.integer) or n_threads < 1:
+        raise ValueError(f"n_threads must be a positive integer or None; got {n_threads!r}.")
+    return int(n_threads)
+
+
+@contextlib.contextmanager
+def torch_session(seed: int | None, n_threads: int) -> Iterator[Any]:
+    """Run a block with torch seeded and set to ``n_threads``; restore the caller's state after.
+
+    The global torch RNG (used by dropout and initialisers) is forked, so the caller's random
+    stream is left untouched, and the caller's thread count is restored.
+    """
+    torch = require_torch()
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    try:
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(int(seed))
+            yield torch
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+class BatchCycler:
+    """Endless seeded mini-batches of row indices: shuffle, walk through, reshuffle (epochs).
+
+    Like a shuffling ``DataLoader`` cycled forever; when there are fewer rows than
+    ``batch_size``, every batch is all rows in a fresh order.
+    """
+
+    def __init__(self, n: int, batch_size: int, rng: np.random.Generator) -> None:
+        self.n = int(n)
+        self.batch_size = min(int(batch_size), self.n)
+        self.rng = rng
+        self._perm = rng.permutation(self.n)
+        self._pos = 0
+
+    def __next__(self) -> np.ndarray:
+        if self._pos + self.batch_size > self.n:
+            self._perm = self.rng.permutation(self.n)
+            self._pos = 0
+        idx = self._perm[self._pos : self._pos + self.batch_size]
+        self._pos += self.batch_size
+        return idx
+
+    def __iter__(self) -> BatchCycler:
+        return self
+
+
+def split_validation(
+    n: int, fraction: float, rng: np.random.Generator, *, min_train: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of ``range(n)`` into (train, validation) index arrays.
+
+    ``round(fraction * n)`` rows go to validation, but never so many that fewer than
+    ``min_train`` are left for training; ``fraction=0`` gives an empty validation set.
+    """
+    n_val = int(round(fraction * n)) if fraction > 0 else 0
+    n_val = max(0, min(n_val, n - min_train))
+    perm = rng.permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def check_fraction(value: Any, name: str) -> float:
+    """Validate a fraction in [0, 1)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a number in [0, 1); got {value!r}.") from exc
+    if not (0.0 <= v < 1.0):
+        raise ValueError(f"{name} must be in [0, 1); got {value!r}.")
+    return v
+
+
+def check_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """Validate an integer hyper-parameter ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+    return int(value)
+
+
+def state_to_numpy(module: Any, prefix: str) -> dict[str, np.ndarray]:
+    """A module's ``state_dict`` as numpy arrays under ``prefix.`` (for ``.npz`` saving)."""
+    return {
+        f"{prefix}.{k}": v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()
+    }
+
+
+def numpy_to_state(module: Any, arrays: dict[str, np.ndarray], prefix: str) -> None:
+    """Load arrays written by :func:`state_to_numpy` back into ``module`` (strict)."""
+    torch = require_torch()
+    start = prefix + "."
+    state = {k[len(start) :]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
+             if k.startswith(start)}
+    expected = set(module.state_dict())
+    if set(state) != expected:
+        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+        raise ValueError(
+            f"saved weights for {prefix!r} do not match the network: missing {missing}, "
+            f"unexpected {extra}."
+        )
+    module.load_state_dict(state)
+
+
+def copy_state(module: Any) -> dict[str, Any]:
+    """A detached deep copy of ``module.state_dict()`` (for keeping the best checkpoint)."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
