@@ -1,0 +1,458 @@
+"""Turn a loaded data set and a task specification into benchmark :class:`~trackability.data.tasks.Task` s.
+
+Each data set has a builder that lists the task names it yields for given options (e.g. one per
+inhibitor for Sachs, one per held-out cell type for Kang) and builds any one of them for a seed.
+The seed decides the split only; the cells and features are fixed by the options. Builders take
+plain keyword options (the benchmark config validates them first):
+
+``build_task(dataset, name, seed, adata=None, split=None, **options)`` and
+``task_names(dataset, adata=None, split=None, **options)``; ``load_dataset(dataset, **options)``
+reads the file once per process (cached).
+
+Data sets: ``sachs``, ``kang``, ``ap1``, ``4i``, ``sciplex3``, ``2i``, ``synthetic``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from trackability.data.tasks import (
+    DEFAULT_FRACTIONS,
+    Task,
+    random_split,
+    split_holdout,
+    split_replicate,
+    split_within,
+)
+
+DATASETS = ("sachs", "kang", "ap1", "4i", "sciplex3", "2i", "synthetic")
+SPLIT_KINDS = ("within", "replicate", "holdout")
+
+Entry = tuple[str, Callable[[int], Task]]
+
+
+# -- loading (cached per process) ----------------------------------------------------------------
+def _freeze(options: dict[str, Any]) -> str:
+    return json.dumps(options, sort_keys=True, default=str)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(dataset: str, frozen: str) -> Any:
+    from trackability import data as tdata
+
+    kw = json.loads(frozen)
+    path = kw.pop("path", None)
+    if dataset == "sachs":
+        return tdata.load_sachs(path, transform=kw.get("transform", "log"))
+    if dataset == "kang":
+        return tdata.load_kang(path)
+    if dataset == "ap1":
+        return tdata.load_ap1(path)
+    if dataset == "4i":
+        return tdata.load_4i(path, features=kw.get("features", "study"), drugs=None)
+    if dataset == "sciplex3":
+        return tdata.load_sciplex3(path, drugs=None, backed=True)
+    if dataset == "2i":
+        return tdata.load_2i(path)
+    raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
+
+
+def load_dataset(dataset: str, **options: Any) -> Any:
+    """Load the AnnData of ``dataset`` (None for ``synthetic``), cached per process.
+
+    Only the options that change what is read (``path``, ``transform`` for Sachs, ``features``
+    for 4i) are used.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
+    if dataset == "synthetic":
+        return None
+    keys = {"sachs": ("path", "transform"), "4i": ("path", "features")}.get(dataset, ("path",))
+    sub = {k: options[k] for k in keys if options.get(k) is not None}
+    return _load_cached(dataset, _freeze(sub))
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _dense(x: Any) -> np.ndarray:
+    if hasattr(x, "to_memory"):
+        x = x.to_memory()
+    if hasattr(x, "toarray"):
+        x = x.toarray()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _rows(adata: Any, mask: np.ndarray, columns: Sequence[int] | None = None) -> np.ndarray:
+    idx = np.flatnonzero(mask)
+    sub = adata[idx]
+    if columns is not None:
+        sub = sub[:, list(columns)]
+    if getattr(sub, "isbacked", False):
+        sub = sub.to_memory()
+    return _dense(sub.X)
+
+
+def _obs(adata: Any, key: str, what: str) -> np.ndarray:
+    if key not in adata.obs.columns:
+        raise KeyError(
+            f"{what}: obs has no column {key!r} (columns: {list(adata.obs.columns)})."
+        )
+    return adata.obs[key].to_numpy()
+
+
+def _select_features(adata: Any, features: Any, what: str) -> list[int] | None:
+    if features is None or features == "all":
+        return None
+    names = list(map(str, adata.var_names))
+    missing = [f for f in features if f not in names]
+    if missing:
+        raise KeyError(f"{what}: features {missing} not in var_names ({names[:12]}...).")
+    return [names.index(f) for f in features]
+
+
+def _split(
+    kind: str, *, name: str, source: np.ndarray, target: np.ndarray, seed: int,
+    split: dict[str, Any], feature_names: list[str], meta: dict[str, Any],
+    labels: dict[str, np.ndarray] | None = None,
+    contexts: tuple[np.ndarray, np.ndarray] | None = None,
+    replicates: tuple[np.ndarray, np.ndarray] | None = None, holdout: Any = None,
+) -> Task:
+    fractions = split.get("fractions") or DEFAULT_FRACTIONS
+    if kind == "within":
+        return split_within(source, target, name=name, feature_names=feature_names,
+                            fractions=fractions, random_state=seed, labels=labels, meta=meta)
+    if kind == "replicate":
+        assert replicates is not None
+        return split_replicate(
+            source, target, replicates[0], replicates[1], name=name,
+            train_replicate=split.get("train_replicate", 1),
+            test_replicate=split.get("test_replicate", 2), feature_names=feature_names,
+            val_fraction=split.get("val_fraction", 0.2), random_state=seed, meta=meta,
+        )
+    if kind == "holdout":
+        assert contexts is not None
+        return split_holdout(
+            source, target, contexts[0], contexts[1], name=name, holdout=holdout,
+            feature_names=feature_names, fractions=fractions,
+            include_holdout_source=split.get("include_holdout_source", True),
+            random_state=seed, meta=meta,
+        )
+    raise ValueError(f"split kind must be one of {SPLIT_KINDS}; got {kind!r}.")
+
+
+def _kind(split: dict[str, Any], default: str, allowed: Sequence[str], dataset: str) -> str:
+    kind = split.get("kind") or default
+    if kind not in allowed:
+        raise ValueError(f"{dataset}: split kind must be one of {tuple(allowed)}; got {kind!r}.")
+    return kind
+
+
+# -- per data set ------------------------------------------------------------------------------
+def _sachs(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
+    from trackability.data import SACHS_PAIRS
+
+    kind = _kind(split, "within", ("within",), "sachs")
+    blocks = o.get("controls") or [1]
+    ids = _obs(adata, "condition_id", "sachs").astype(int)
+    cond = _obs(adata, "condition", "sachs").astype(str)
+    names = {int(i): str(c) for i, c in zip(ids, cond, strict=True)}
+    wanted = o.get("treated")
+    fn = list(map(str, adata.var_names))
+    entries: list[Entry] = []
+    for c in blocks:
+        if c not in SACHS_PAIRS:
+            raise ValueError(f"sachs: control must be one of {sorted(SACHS_PAIRS)}; got {c!r}.")
+        for t in SACHS_PAIRS[c]:
+            if wanted is not None and t not in wanted:
+                continue
+            if not np.any(ids == t) or not np.any(ids == c):
+                raise ValueError(f"sachs: conditions {c} and {t} must both be loaded.")
+
+            def make(seed: int, c: int = c, t: int = t) -> Task:
+                return _split(
+                    kind, name=names[t], source=_rows(adata, ids == c),
+                    target=_rows(adata, ids == t), seed=seed, split=split, feature_names=fn,
+                    meta={"dataset": "sachs", "control_id": c, "treated_id": t,
+                          "control": names[c], "treated": names[t]},
+                )
+
+            entries.append((names[t], make))
+    if not entries:
+        raise ValueError(f"sachs: no treated condition selected (treated={wanted!r}).")
+    return entries
+
+
+def _kang(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
+    kind = _kind(split, "holdout", ("holdout", "within"), "kang")
+    ck, tk = o.get("condition_key", "condition"), o.get("cell_type_key", "cell_type")
+    cond = _obs(adata, ck, "kang").astype(str)
+    ctype = _obs(adata, tk, "kang").astype(str)
+    ctrl, stim = o.get("control", "control"), o.get("stimulated", "stimulated")
+    types = o.get("cell_types") or sorted(np.unique(ctype))
+    unknown = [t for t in types if t not in set(ctype)]
+    if unknown:
+        raise ValueError(f"kang: unknown cell type(s) {unknown}; present: {sorted(set(ctype))}.")
+    fn = list(map(str, adata.var_names))
+    is_c, is_s = cond == ctrl, cond == stim
+    if not is_c.any() or not is_s.any():
+        raise ValueError(f"kang: obs[{ck!r}] must contain {ctrl!r} and {stim!r}.")
+
+    @functools.lru_cache(maxsize=1)
+    def arrays() -> tuple[np.ndarray, np.ndarray]:
+        return _rows(adata, is_c), _rows(adata, is_s)
+
+    entries: list[Entry] = []
+    for ct in types:
+
+        def make(seed: int, ct: str = ct) -> Task:
+            x0, x1 = arrays()
+            meta = {"dataset": "kang", "cell_type": ct}
+            if kind == "holdout":
+                return _split(kind, name=ct, source=x0, target=x1, seed=seed, split=split,
+                              feature_names=fn, meta=meta,
+                              contexts=(ctype[is_c], ctype[is_s]), holdout=ct)
+            return _split(kind, name=ct, source=x0[ctype[is_c] == ct],
+                          target=x1[ctype[is_s] == ct], seed=seed, split=split,
+                          feature_names=fn, meta=meta)
+
+        entries.append((ct, make))
+    return entries
+
+
+def _ap1(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
+    from trackability import data as tdata
+
+    kind = _kind(split, "within", SPLIT_KINDS, "ap1")
+    time_key = "time_h" if "time_h" in adata.obs.columns else "time"
+    line = _obs(adata, "cell_line", "ap1").astype(str)
+    cond = _obs(adata, "condition", "ap1").astype(str)
+    time = _obs(adata, time_key, "ap1").astype(float)
+    rep = _obs(adata, "replicate_id", "ap1")
+    feats = o.get("features", "study")
+    if feats == "study":
+        feats = list(tdata.AP1_STUDY_FEATURES)
+    cols = _select_features(adata, feats, "ap1")
+    fn = list(map(str, adata.var_names)) if cols is None else [str(adata.var_names[i]) for i in cols]
+    c_mask = (cond == o.get("control", "DMSO")) & (time == float(o.get("control_time_h", 24)))
+    t_mask = (cond == o.get("treated", "0.316 uM Vemurafenib")) & (
+        time == float(o.get("treated_time_h", 72))
+    )
+    if not c_mask.any() or not t_mask.any():
+        raise ValueError("ap1: no control or no treated cells for the given condition / time.")
+    lines = o.get("cell_lines") or sorted(set(line[c_mask]) & set(line[t_mask]))
+    meta0 = {"dataset": "ap1", "control": o.get("control", "DMSO"),
+             "treated": o.get("treated", "0.316 uM Vemurafenib")}
+    entries: list[Entry] = []
+    for cl in lines:
+        if kind == "holdout":
+
+            def make(seed: int, cl: str = cl) -> Task:
+                return _split(kind, name=cl, source=_rows(adata, c_mask, cols),
+                              target=_rows(adata, t_mask, cols), seed=seed, split=split,
+                              feature_names=fn, meta={**meta0, "cell_line": cl},
+                              contexts=(line[c_mask], line[t_mask]), holdout=cl)
+        else:
+
+            def make(seed: int, cl: str = cl) -> Task:
+                cm, tm = c_mask & (line == cl), t_mask & (line == cl)
+                return _split(kind, name=cl, source=_rows(adata, cm, cols),
+                              target=_rows(adata, tm, cols), seed=seed, split=split,
+                              feature_names=fn, meta={**meta0, "cell_line": cl},
+                              replicates=(rep[cm], rep[tm]))
+
+        entries.append((cl, make))
+    return entries
+
+
+def _drug_tasks(
+    adata: Any, split: dict[str, Any], o: dict[str, Any], dataset: str, default_drugs: Sequence[str],
+    markers: Callable[[str], Any] | None = None,
+) -> list[Entry]:
+    kind = _kind(split, "within", ("within",), dataset)
+    drug = _obs(adata, o.get("drug_key", "drug"), dataset).astype(str)
+    base = np.ones(drug.shape[0], dtype=bool)
+    if o.get("cell_type") is not None:
+        base &= _obs(adata, "cell_type", dataset).astype(str) == str(o["cell_type"])
+    if o.get("dose") is not None:
+        base &= _obs(adata, "dose", dataset).astype(float) == float(o["dose"])
+    control = o.get("control", "control")
+    c_mask = drug == control  # controls carry no dose: filter them by cell type only
+    if o.get("cell_type") is not None:
+        c_mask &= _obs(adata, "cell_type", dataset).astype(str) == str(o["cell_type"])
+    drugs = o.get("drugs") or list(default_drugs)
+    missing = [d for d in drugs if not np.any(drug == d)]
+    if missing:
+        raise ValueError(f"{dataset}: drug(s) {missing} not found in obs (e.g. {sorted(set(drug))[:8]}).")
+    if not c_mask.any():
+        raise ValueError(f"{dataset}: no control cells ({control!r}) for the selection.")
+    fn = list(map(str, adata.var_names))
+    entries: list[Entry] = []
+    for dname in drugs:
+
+        def make(seed: int, dname: str = dname) -> Task:
+            task = _split(kind, name=dname, source=_rows(adata, c_mask),
+                          target=_rows(adata, base & (drug == dname)), seed=seed, split=split,
+                          feature_names=fn, meta={"dataset": dataset, "drug": dname,
+                                                  "cell_type": o.get("cell_type"),
+                                                  "dose": o.get("dose")})
+            if markers is not None:
+                m = markers(dname)
+                idx = [fn.index(str(g)) for g in m] if len(m) and isinstance(
+                    next(iter(m)), str) else [int(i) for i in m]
+                task.score_features = np.asarray(idx, dtype=np.int64)
+                task.meta["n_score_features"] = len(idx)
+            return task
+
+        entries.append((dname, make))
+    return entries
+
+
+def _four_i(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
+    from trackability import data as tdata
+
+    return _drug_tasks(adata, split, o, "4i", tdata.FOURI_STUDY_DRUGS)
+
+
+def _sciplex3(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
+    from trackability import data as tdata
+
+    n = int(o.get("n_markers", 100))
+    return _drug_tasks(
+        adata, split, o, "sciplex3", tdata.SCIPLEX3_STUDY_DRUGS,
+        markers=lambda d: list(tdata.sciplex3_marker_genes(adata, d, n=n)),
+    )
+
+
+def _two_i(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
+    from trackability import data as tdata
+
+    kind = _kind(split, "within", ("within",), "2i")
+    day = _obs(adata, "day", "2i").astype(float)
+    c_day = float(o.get("control_day", tdata.TWO_I_CONTROL_DAY))
+    days = [float(d) for d in (o.get("days") or tdata.TWO_I_TREATED_DAYS)]
+    fn = list(map(str, adata.var_names))
+    entries: list[Entry] = []
+    for dd in days:
+        if not np.any(day == dd):
+            raise ValueError(f"2i: no cells at day {dd} (days present: {sorted(set(day))}).")
+        name = f"day {dd:g}"
+
+        def make(seed: int, dd: float = dd, name: str = name) -> Task:
+            return _split(kind, name=name, source=_rows(adata, day == c_day),
+                          target=_rows(adata, day == dd), seed=seed, split=split,
+                          feature_names=fn,
+                          meta={"dataset": "2i", "control_day": c_day, "day": dd,
+                                "gap": (dd - c_day) * 24.0, "gap_unit": "h"})
+
+        entries.append((name, make))
+    return entries
+
+
+def _critical_gap(control: np.ndarray, lipschitz: float) -> float | None:
+    """Delta of ``control`` from the diagnostics layer when it is available (None otherwise).
+
+    ``Delta = sqrt((1 - delta) / (2 n L^2))`` with the (2, delta) restricted-isometry constant of
+    the control cells (unit-free ``scale="optimal"``) and the true Lipschitz rate ``L``.
+    """
+    try:
+        from trackability.diagnostics.critical import critical_gap
+        from trackability.diagnostics.rip import rip
+    except ImportError:  # pragma: no cover - diagnostics not available
+        return None
+    try:
+        r = rip(control, 2, progress=False)
+        return float(critical_gap(min(r.delta, 1.0), control.shape[0], lipschitz, scale=r.scale))
+    except Exception:  # noqa: BLE001 - the mark is optional; never fail a benchmark for it
+        return None
+
+
+def _synthetic(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
+    from trackability.data.synthetic import near_identity
+
+    kind = _kind(split, "within", ("within",), "synthetic")
+    dims = [int(d) for d in o.get("dims", [10])]
+    gaps = [float(g) for g in o.get("gaps", [0.1, 0.5, 1.0])]
+    n = int(o.get("n", 300))
+    noise = float(o.get("noise", 0.0))
+    fractions = split.get("fractions") or DEFAULT_FRACTIONS
+    entries: list[Entry] = []
+    for a, d in enumerate(dims):
+        for b, g in enumerate(gaps):
+            name = f"d={d} gap={g:g}"
+
+            def make(seed: int, a: int = a, b: int = b, d: int = d, g: float = g,
+                     name: str = name) -> Task:
+                ss = np.random.SeedSequence([int(seed), a, b])
+                pair = near_identity(n, d, g, noise=noise, random_state=np.random.default_rng(ss))
+                # Split the *cells* (control i and the treated cell it became go to the same part),
+                # so that the test treated cells are the images of the test control cells.
+                origin = pair.permutation  # treated j came from control origin[j]
+                part = np.empty(n, dtype=np.int64)
+                tr, va, te = random_split(n, fractions, np.random.default_rng(ss.spawn(1)[0]))
+                part[tr], part[va], part[te] = 0, 1, 2
+                tpart = part[origin]
+                truth = pair.true_map(pair.control[te])
+                lip = pair.lipschitz_rate
+                # Delta for the n_train cells that the models match (the training split)
+                meta = {"dataset": "synthetic", "d": d, "gap": g, "n": n, "noise": noise,
+                        "lipschitz_rate": lip,
+                        "critical_gap": _critical_gap(pair.control[tr], lip)}
+                return Task(
+                    name, pair.control[tr], pair.treated[tpart == 0], pair.control[va],
+                    pair.treated[tpart == 1], pair.control[te], pair.treated[tpart == 2],
+                    [f"f{i}" for i in range(d)], test_truth=truth,
+                    meta={"split": kind, "fractions": list(fractions), **meta},
+                )
+
+            entries.append((name, make))
+    return entries
+
+
+_BUILDERS: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], list[Entry]]] = {
+    "sachs": _sachs, "kang": _kang, "ap1": _ap1, "4i": _four_i, "sciplex3": _sciplex3,
+    "2i": _two_i, "synthetic": _synthetic,
+}
+
+
+def task_entries(
+    dataset: str, adata: Any = None, split: dict[str, Any] | None = None, **options: Any
+) -> list[Entry]:
+    """``(name, make(seed) -> Task)`` for every task of ``dataset`` under ``options``."""
+    if dataset not in _BUILDERS:
+        raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
+    if adata is None and dataset != "synthetic":
+        adata = load_dataset(dataset, **options)
+    entries = _BUILDERS[dataset](adata, dict(split or {}), options)
+    names = [n for n, _ in entries]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{dataset}: task names are not unique: {names}.")
+    return entries
+
+
+def task_names(
+    dataset: str, adata: Any = None, split: dict[str, Any] | None = None, **options: Any
+) -> list[str]:
+    """Names of the tasks ``dataset`` yields under ``options`` (no split is computed)."""
+    return [n for n, _ in task_entries(dataset, adata, split, **options)]
+
+
+def build_task(
+    dataset: str, name: str, seed: int, adata: Any = None, split: dict[str, Any] | None = None,
+    **options: Any,
+) -> Task:
+    """Build task ``name`` of ``dataset`` with the split of ``seed``."""
+    entries = dict(task_entries(dataset, adata, split, **options))
+    if name not in entries:
+        raise KeyError(f"{dataset}: no task {name!r}; tasks: {list(entries)}.")
+    return entries[name](int(seed))
+
+
+def build_tasks(
+    dataset: str, seed: int, adata: Any = None, split: dict[str, Any] | None = None, **options: Any
+) -> list[Task]:
+    """Build every task of ``dataset`` with the split of ``seed``."""
+    return [make(int(seed)) for _, make in task_entries(dataset, adata, split, **options)]

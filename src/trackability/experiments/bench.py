@@ -1,0 +1,489 @@
+"""The benchmark runner: every method on the same split, preprocessing and metric code.
+
+For each (task, method, seed) of a :class:`~trackability.experiments.config.BenchConfig`:
+
+1. build the task's split with the seed (:mod:`trackability.data.task_builders`);
+2. fit the preprocessing on the training cells only (:class:`~trackability.data.preprocessing.
+   Preprocessor`);
+3. fit the model on the training cells (hyper-parameters in ``grid`` are chosen by MMD^2 on the
+   validation split; models with their own early stopping carve it from the training cells);
+4. predict the test control cells;
+5. score against the test treated cells with the same code for every method: unbiased MMD^2 with
+   ``gamma`` = median heuristic on the training cells only (control + treated, a seeded subsample),
+   CellOT's biased MMD^2 averaged over :data:`~trackability.metrics.CELLOT_GAMMAS`, energy distance,
+   W2 (on seeded subsamples above ``w2_max_cells``; the row says how many cells were used),
+   mean R^2 and Pearson r of the feature means, and, where the truth is known (synthetic), the
+   paired RMSE.
+
+Each finished row is written at once, atomically (``DIR/rows/<job>.json`` via a temporary file,
+fsync and rename), so an interrupted benchmark loses at most the rows in flight, and a rerun
+skips every finished row: the job key is a hash of everything that determines the row (task
+spec, method spec, metric settings, seed). ``DIR/results.csv`` is reassembled from the rows at the
+end of every run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import json
+import os
+import platform
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trackability._version import provenance
+from trackability.experiments.config import (
+    BenchConfig,
+    ConfigError,
+    config_hash,
+    dump_config,
+    load_config,
+)
+from trackability.experiments.methods import resolve_method
+from trackability.experiments.parallel import run_jobs
+
+#: Columns that come first in ``results.csv`` (metrics, then identification).
+METRICS = (
+    "mmd2", "mmd2_cellot", "energy", "w2", "mean_r2", "mean_pearson", "rmse_paired",
+)
+LEADING = ("task", "method", "seed", *METRICS, "status")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (task, method, seed) cell of a benchmark; everything a worker needs, picklable."""
+
+    task_group: str
+    task: str
+    method: str
+    seed: int
+    task_cfg: dict[str, Any]
+    method_cfg: dict[str, Any]
+    metrics_cfg: dict[str, Any]
+    config_name: str
+    config_hash: str
+    rows_dir: str
+    on_error: str
+
+    @property
+    def key(self) -> str:
+        """Hash of everything that determines this row's numbers."""
+        return config_hash(
+            {"task": self.task_cfg, "subtask": self.task, "method": self.method_cfg,
+             "metrics": self.metrics_cfg, "seed": self.seed}
+        )
+
+    @property
+    def row_path(self) -> Path:
+        """Where the finished row is written."""
+        return Path(self.rows_dir) / f"{self.key}.json"
+
+
+# -- files -----------------------------------------------------------------------------------------
+def atomic_write(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one, never half.
+
+    Writes a temporary file in the same folder, flushes and fsyncs it, then renames it over
+    ``path`` (an atomic operation on POSIX and Windows).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _read_row(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # an unreadable row counts as unfinished and is recomputed
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, str | int | float | bool):
+        return obj
+    return str(obj)
+
+
+# -- one job ---------------------------------------------------------------------------------------
+def _accepts(func: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return False
+    return name in params
+
+
+def _make_model(cls: type, params: dict[str, Any], seed: int) -> Any:
+    params = dict(params)
+    names = set(inspect.signature(cls.__init__).parameters)
+    if "random_state" in names and "random_state" not in params:
+        params["random_state"] = seed
+    if "progress" in names and "progress" not in params:
+        params["progress"] = False
+    unknown = set(params) - names
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no parameter(s) {sorted(unknown)}; valid: "
+                         f"{sorted(names - {'self'})}.")
+    return cls(**params)
+
+
+def _fit_params(model: Any, task: Any) -> dict[str, Any]:
+    """Labels for models that take them (scGen), taken from the training split only."""
+    out: dict[str, Any] = {}
+    fit_impl = getattr(model, "_fit", model.fit)
+    if "source_train" in task.labels and _accepts(fit_impl, "source_labels"):
+        out["source_labels"] = task.labels["source_train"]
+    if "target_train" in task.labels and _accepts(fit_impl, "target_labels"):
+        out["target_labels"] = task.labels["target_train"]
+    return out
+
+
+def _predict(model: Any, task: Any, x: np.ndarray, part: str) -> np.ndarray:
+    kw: dict[str, Any] = {}
+    if f"source_{part}" in task.labels and _accepts(getattr(model, "_predict", model.predict),
+                                                      "labels"):
+        kw["labels"] = task.labels[f"source_{part}"]
+    return np.asarray(model.predict(x, **kw) if kw else model.predict(x), dtype=np.float64)
+
+
+def _subsample(x: np.ndarray, m: int | None, rng: np.random.Generator) -> np.ndarray:
+    if m is None or x.shape[0] <= m:
+        return x
+    return x[np.sort(rng.choice(x.shape[0], size=m, replace=False))]
+
+
+def score(
+    pred: np.ndarray,
+    target: np.ndarray,
+    *,
+    gamma: float,
+    seed: int,
+    metrics_cfg: dict[str, Any],
+    truth: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """The shared metrics of one prediction (the only scoring code the benchmark uses).
+
+    Parameters
+    ----------
+    pred, target
+        Predicted treated cells (one per test control cell) and the true test treated cells.
+    gamma
+        RBF bandwidth from the training split (median heuristic).
+    seed
+        Seed of the subsamples (``max_eval_cells``, ``w2_max_cells``).
+    metrics_cfg
+        :class:`~trackability.experiments.config.MetricsConfig` as a dict.
+    truth
+        The known treated state of each test control cell (synthetic data), for ``rmse_paired``.
+
+    """
+    from trackability.metrics import (
+        CELLOT_GAMMAS,
+        energy_distance,
+        mean_pearson,
+        mean_r2,
+        mmd2,
+        wasserstein2,
+    )
+
+    rng = np.random.default_rng([int(seed), 7])
+    out: dict[str, Any] = {"gamma": gamma}
+    if truth is not None:
+        out["rmse_paired"] = float(np.sqrt(np.mean(np.sum((pred - truth) ** 2, axis=1))))
+    max_eval = metrics_cfg.get("max_eval_cells")
+    p, t = _subsample(pred, max_eval, rng), _subsample(target, max_eval, rng)
+    out["eval_cells_pred"], out["eval_cells_target"] = p.shape[0], t.shape[0]
+    out["mmd2"] = mmd2(p, t, gamma=gamma, unbiased=True)
+    if metrics_cfg.get("cellot_mmd", True):
+        out["mmd2_cellot"] = mmd2(p, t, gamma=list(CELLOT_GAMMAS), unbiased=False)
+    if metrics_cfg.get("energy", True):
+        out["energy"] = energy_distance(p, t)
+    if metrics_cfg.get("w2", True):
+        m = int(metrics_cfg.get("w2_max_cells", 1500))
+        pw, tw = _subsample(p, m, rng), _subsample(t, m, rng)
+        out["w2"] = wasserstein2(pw, tw)
+        out["w2_cells"] = f"{pw.shape[0]}x{tw.shape[0]}"
+        out["w2_subsampled"] = bool(pw.shape[0] < p.shape[0] or tw.shape[0] < t.shape[0])
+    for name, fn in (("mean_r2", mean_r2), ("mean_pearson", mean_pearson)):
+        try:
+            out[name] = fn(p, t)
+        except ValueError:
+            out[name] = float("nan")  # undefined (e.g. one feature); recorded as missing
+    return out
+
+
+def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float) -> tuple[Any, dict]:
+    """Fit every grid point on train, keep the one with the lowest validation MMD^2."""
+    from trackability.metrics import mmd2
+
+    grid = mcfg.get("grid") or {}
+    if not grid:
+        model = _make_model(cls, mcfg.get("params") or {}, seed)
+        model.fit(ptask.source_train, ptask.target_train, **_fit_params(model, ptask))
+        return model, {}
+    if ptask.source_val.shape[0] < 2 or ptask.target_val.shape[0] < 2:
+        raise ValueError(
+            f"method {mcfg['name']!r} has a grid but task {ptask.name!r} has fewer than 2 "
+            "validation cells per group; give the split a validation fraction."
+        )
+    keys = sorted(grid)
+    best: tuple[float, Any, dict[str, Any]] | None = None
+    scores = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        cand = dict(zip(keys, values, strict=True))
+        model = _make_model(cls, {**(mcfg.get("params") or {}), **cand}, seed)
+        model.fit(ptask.source_train, ptask.target_train, **_fit_params(model, ptask))
+        val = mmd2(_predict(model, ptask, ptask.source_val, "val"), ptask.target_val, gamma=gamma)
+        scores.append({**cand, "val_mmd2": val})
+        if best is None or val < best[0]:
+            best = (val, model, cand)
+    assert best is not None
+    return best[1], {"chosen": best[2], "grid_scores": scores}
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Compute and write the result row of one job (a module-level function: it pickles)."""
+    from trackability.data.preprocessing import Preprocessor
+    from trackability.data.task_builders import build_task, load_dataset
+    from trackability.metrics import median_heuristic_gamma
+
+    tcfg, mcfg = job.task_cfg, job.method_cfg
+    row: dict[str, Any] = {
+        "task": f"{job.task_group}/{job.task}", "method": job.method, "seed": job.seed,
+        "task_group": job.task_group, "subtask": job.task, "dataset": tcfg["dataset"],
+        "method_key": mcfg.get("method") or mcfg["name"],
+        "params": json.dumps(_jsonable(mcfg.get("params") or {}), sort_keys=True),
+        "config_name": job.config_name, "config_hash": job.config_hash, "job_key": job.key,
+        **provenance(), "host": platform.node(),
+    }
+    t0 = time.perf_counter()
+    try:
+        options = {**tcfg.get("options", {}), **({"path": tcfg["path"]} if tcfg.get("path") else {})}
+        adata = load_dataset(tcfg["dataset"], **options)
+        task = build_task(tcfg["dataset"], job.task, job.seed, adata=adata,
+                          split=tcfg.get("split") or {}, **options)
+        pre = Preprocessor(tcfg.get("preprocessing") or [])
+        ptask = pre.fit_task(task)
+        row.update({f"n_{k}": v for k, v in task.sizes().items()})
+        row["d_input"] = task.n_features
+        row["d_model"] = ptask.n_features
+        row["preprocessing"] = json.dumps(pre.describe())
+        for k, v in task.meta.items():
+            if v is None or isinstance(v, str | int | float | bool | np.generic):
+                row[f"meta.{k}"] = _jsonable(v)
+        row["build_time_s"] = time.perf_counter() - t0
+
+        # the scoring space: the model space, or (score_space: input) the task's own features
+        in_input = tcfg.get("score_space", "model") == "input"
+        cols = task.score_features
+        if in_input:
+            tr_s, tr_t, te_t = task.source_train, task.target_train, task.target_test
+            truth = task.test_truth
+        else:
+            tr_s, tr_t, te_t = ptask.source_train, ptask.target_train, ptask.target_test
+            truth = ptask.test_truth
+            if cols is not None and ptask.n_features != task.n_features:
+                raise ValueError(
+                    f"task {task.name!r} is scored on selected features but its preprocessing "
+                    "changes the feature space; set score_space: input."
+                )
+        if cols is not None:
+            tr_s, tr_t, te_t = tr_s[:, cols], tr_t[:, cols], te_t[:, cols]
+            truth = None if truth is None else truth[:, cols]
+        row["d_score"] = te_t.shape[1]
+        row["score_space"] = "input" if in_input else "model"
+        gamma = median_heuristic_gamma(
+            tr_s, tr_t, max_samples=int(job.metrics_cfg.get("gamma_max_cells", 2000)),
+            random_state=job.seed,
+        )
+
+        cls = resolve_method(row["method_key"])
+        t1 = time.perf_counter()
+        # validation-based selection works in the model space, with that space's train gamma
+        gamma_model = gamma if (not in_input and cols is None) else median_heuristic_gamma(
+            ptask.source_train, ptask.target_train,
+            max_samples=int(job.metrics_cfg.get("gamma_max_cells", 2000)), random_state=job.seed,
+        )
+        model, tuned = _tune(cls, mcfg, ptask, job.seed, gamma_model)
+        row["fit_time_s"] = time.perf_counter() - t1
+        if tuned:
+            row["chosen"] = json.dumps(_jsonable(tuned["chosen"]), sort_keys=True)
+            row["grid_scores"] = json.dumps(_jsonable(tuned["grid_scores"]))
+        row["hyperparameters"] = json.dumps(_jsonable(model.get_params()), sort_keys=True,
+                                            default=str) if hasattr(model, "get_params") else "{}"
+        t2 = time.perf_counter()
+        pred = _predict(model, ptask, ptask.source_test, "test")
+        row["predict_time_s"] = time.perf_counter() - t2
+        if pred.shape != ptask.source_test.shape:
+            raise ValueError(f"{job.method} predicted shape {pred.shape}, expected "
+                             f"{ptask.source_test.shape}.")
+        if in_input:
+            pred = pre.inverse_transform(pred)
+        if cols is not None:
+            pred = pred[:, cols]
+        row.update(score(pred, te_t, gamma=gamma, seed=job.seed, metrics_cfg=job.metrics_cfg,
+                         truth=truth))
+        row["status"] = "ok"
+        row["error"] = ""
+    except Exception as exc:
+        if job.on_error == "raise":
+            raise
+        row["status"] = "error"
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["traceback"] = traceback.format_exc(limit=8)
+    row["total_time_s"] = time.perf_counter() - t0
+    row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    atomic_write(job.row_path, json.dumps(_jsonable(row), indent=1, sort_keys=True))
+    return row
+
+
+# -- the whole benchmark ---------------------------------------------------------------------------
+def plan(config: BenchConfig, out_dir: str | os.PathLike) -> list[Job]:
+    """Every job of ``config`` (loads each data set once to list its tasks)."""
+    from trackability.data.task_builders import task_names
+
+    rows_dir = str(Path(out_dir) / "rows")
+    mcfg = config.metrics.model_dump(mode="json")
+    chash = config.hash()
+    jobs: list[Job] = []
+    for t in config.tasks:
+        tdump = t.model_dump(mode="json")
+        names = task_names(t.dataset, split=tdump["split"], **t.builder_options())
+        if t.only is not None:
+            missing = [n for n in t.only if n not in names]
+            if missing:
+                raise ConfigError(f"tasks {t.name!r}: only lists unknown task(s) {missing}; "
+                                  f"available: {names}")
+            names = [n for n in names if n in t.only]
+        for name in names:
+            for m in config.methods:
+                for seed in config.seeds:
+                    jobs.append(Job(t.name, name, m.name, int(seed), tdump,
+                                    m.model_dump(mode="json"), mcfg, config.name, chash,
+                                    rows_dir, config.on_error))
+    return jobs
+
+
+def finished_keys(out_dir: str | os.PathLike) -> set[str]:
+    """Job keys with a complete, successful row in ``out_dir/rows``."""
+    rows = Path(out_dir) / "rows"
+    done = set()
+    for p in rows.glob("*.json"):
+        row = _read_row(p)
+        if row is not None and row.get("status") == "ok" and row.get("job_key") == p.stem:
+            done.add(p.stem)
+    return done
+
+
+def collect(out_dir: str | os.PathLike, jobs: list[Job] | None = None) -> Any:
+    """Assemble the rows of ``out_dir`` (only those of ``jobs`` when given) into a DataFrame."""
+    import pandas as pd
+
+    rows_dir = Path(out_dir) / "rows"
+    keys = None if jobs is None else {j.key for j in jobs}
+    rows = []
+    for p in sorted(rows_dir.glob("*.json")):
+        if keys is not None and p.stem not in keys:
+            continue
+        row = _read_row(p)
+        if row is not None:
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=list(LEADING))
+    for c in LEADING:
+        if c not in df.columns:
+            df[c] = np.nan
+    if jobs is not None:  # the config's order: task, method, seed
+        order = {j.key: i for i, j in enumerate(jobs)}
+        df = df.assign(_o=df["job_key"].map(order)).sort_values("_o").drop(columns="_o")
+    rest = sorted(c for c in df.columns if c not in LEADING)
+    return df[list(LEADING) + rest].reset_index(drop=True)
+
+
+def check_methods(config: BenchConfig) -> None:
+    """Fail before any work when a method cannot be imported (e.g. torch missing)."""
+    problems = []
+    for m in config.methods:
+        try:
+            resolve_method(m.key)
+        except (ImportError, ValueError) as exc:
+            problems.append(f"  methods.{m.name}: {exc}")
+    if problems:
+        raise ConfigError("some methods are not available:\n" + "\n".join(problems))
+
+
+def run_benchmark(
+    config: BenchConfig | str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    n_jobs: int = 1,
+    backend: str = "joblib",
+    scheduler: str | None = None,
+    progress: bool | None = None,
+    resume: bool = True,
+) -> Any:
+    """Run a benchmark and return its results table (also written to ``out_dir/results.csv``).
+
+    Parameters
+    ----------
+    config
+        A :class:`BenchConfig` or the path of a YAML config.
+    out_dir
+        Results folder: ``config.yaml``, ``rows/`` (one JSON per finished row), ``results.csv``.
+    n_jobs, backend, scheduler
+        Parallel execution through :func:`trackability.experiments.parallel.run_jobs`.
+    progress
+        Progress bar (None: follow ``TRACKABILITY_PROGRESS``).
+    resume
+        Skip jobs whose row is already in ``out_dir/rows`` (the default). ``False`` recomputes
+        (and overwrites) every row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (task, method, seed), with the columns of :data:`LEADING` first.
+
+    """
+    cfg = config if isinstance(config, BenchConfig) else load_config(config)
+    check_methods(cfg)
+    out = Path(out_dir)
+    (out / "rows").mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "config.yaml", dump_config(cfg))
+    jobs = plan(cfg, out)
+    done = finished_keys(out) if resume else set()
+    todo = [j for j in jobs if j.key not in done]
+    manifest = {
+        "config_name": cfg.name, "config_hash": cfg.hash(), "n_jobs_total": len(jobs),
+        "n_skipped": len(jobs) - len(todo), "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                        time.gmtime()),
+        **provenance(),
+    }
+    atomic_write(out / "manifest.json", json.dumps(manifest, indent=1))
+    try:
+        run_jobs(run_job, todo, backend=backend, n_jobs=n_jobs, scheduler=scheduler,
+                 progress=progress, desc=f"bench {cfg.name}")
+    finally:
+        df = collect(out, jobs)
+        atomic_write(out / "results.csv", df.to_csv(index=False))
+    return df

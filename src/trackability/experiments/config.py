@@ -1,0 +1,279 @@
+"""Benchmark configuration: a YAML file validated into typed objects, with errors that name the key.
+
+A config lists tasks (a data set, its options, the split and the preprocessing), methods (a name,
+hyper-parameters and optionally a grid tuned on the validation split) and seeds. See
+``configs/sachs.yaml`` for a complete example and ``docs/benchmarks.md`` for every key.
+
+Unknown keys are errors (a typo never silently falls back to a default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from trackability.data.preprocessing import _normalise_steps
+from trackability.data.task_builders import DATASETS
+from trackability.experiments.methods import BASELINES, known_method, method_names
+
+#: Options each data set's builder understands (anything else in ``options`` is an error).
+DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
+    "sachs": ("controls", "treated", "transform"),
+    "kang": ("cell_types", "condition_key", "cell_type_key", "control", "stimulated"),
+    "ap1": ("features", "control", "control_time_h", "treated", "treated_time_h", "cell_lines"),
+    "4i": ("drugs", "features", "control", "drug_key"),
+    "sciplex3": ("drugs", "cell_type", "dose", "n_markers", "control", "drug_key"),
+    "2i": ("control_day", "days"),
+    "synthetic": ("dims", "gaps", "n", "noise"),
+}
+
+
+class ConfigError(ValueError):
+    """A benchmark config is malformed; the message names the file, the key and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class SplitConfig(_Strict):
+    """How each task's cells are split (see :mod:`trackability.data.tasks`)."""
+
+    kind: Literal["within", "replicate", "holdout"] | None = None
+    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    train_replicate: int | str = 1
+    test_replicate: int | str = 2
+    val_fraction: float = Field(0.2, ge=0.0, lt=1.0)
+    include_holdout_source: bool = True
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(f < 0 for f in v) or v[0] <= 0 or v[2] <= 0:
+            raise ValueError("fractions (train, val, test) must be >= 0 with train and test > 0")
+        if abs(sum(v) - 1.0) > 1e-6:
+            raise ValueError(f"fractions must sum to 1 (got {sum(v):g})")
+        return v
+
+
+class TaskConfig(_Strict):
+    """One entry of ``tasks``: a data set and how to turn it into tasks."""
+
+    name: str = Field(min_length=1)
+    dataset: Literal["sachs", "kang", "ap1", "4i", "sciplex3", "2i", "synthetic"]
+    path: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    only: list[str] | None = None
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    preprocessing: list[Any] = Field(default_factory=list)
+    score_space: Literal["model", "input"] = "model"
+
+    @field_validator("preprocessing")
+    @classmethod
+    def _steps(cls, v: list[Any]) -> list[Any]:
+        _normalise_steps(v)  # raises ValueError with the step index and problem
+        return v
+
+    @model_validator(mode="after")
+    def _options(self) -> TaskConfig:
+        allowed = DATASET_OPTIONS[self.dataset]
+        unknown = sorted(set(self.options) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"options: unknown key(s) {unknown} for dataset {self.dataset!r}; allowed: "
+                f"{list(allowed)}"
+            )
+        if self.score_space == "input" and self.preprocessing:
+            steps = [n for n, _ in _normalise_steps(self.preprocessing)]
+            if "variable" in steps:
+                raise ValueError("score_space 'input' cannot be used with a 'variable' step")
+        return self
+
+    def builder_options(self) -> dict[str, Any]:
+        """Keyword options for :func:`trackability.data.task_builders.task_entries`."""
+        return {**self.options, **({"path": self.path} if self.path else {})}
+
+
+class MethodConfig(_Strict):
+    """One entry of ``methods``."""
+
+    name: str = Field(min_length=1)
+    method: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The registry name of the model (``method``, defaulting to ``name``)."""
+        return self.method or self.name
+
+    @model_validator(mode="after")
+    def _known(self) -> MethodConfig:
+        if not known_method(self.key):
+            raise ValueError(
+                f"unknown method {self.key!r}; known: {method_names()} (or 'package.module:Class')"
+            )
+        for k, v in self.grid.items():
+            if not v:
+                raise ValueError(f"grid.{k} is empty; give at least one value")
+            if k in self.params:
+                raise ValueError(f"{k!r} is both in params and in grid")
+        return self
+
+
+class MetricsConfig(_Strict):
+    """How the shared metric code is run."""
+
+    gamma_max_cells: int = Field(2000, ge=2)
+    w2_max_cells: int = Field(1500, ge=2)
+    max_eval_cells: int | None = Field(None, ge=2)
+    energy: bool = True
+    w2: bool = True
+    cellot_mmd: bool = True
+
+
+class BenchConfig(_Strict):
+    """A whole benchmark: tasks x methods x seeds."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    seeds: list[int] = Field(default_factory=lambda: list(range(5)))
+    tasks: list[TaskConfig] = Field(min_length=1)
+    methods: list[MethodConfig] = Field(min_length=1)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    require_baselines: bool = True
+    on_error: Literal["raise", "record"] = "record"
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("seeds must be a count or a list of non-negative integers")
+        if isinstance(v, int):
+            if v < 1:
+                raise ValueError("seeds must be at least 1")
+            return list(range(v))
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seed_values(cls, v: list[int]) -> list[int]:
+        if not v:
+            raise ValueError("seeds must not be empty")
+        if any(s < 0 for s in v):
+            raise ValueError("seeds must be non-negative")
+        if len(set(v)) != len(v):
+            raise ValueError(f"seeds contain duplicates: {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _unique(self) -> BenchConfig:
+        for what, items in (("tasks", self.tasks), ("methods", self.methods)):
+            names = [i.name for i in items]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"{what}: duplicate name(s) {dup}")
+        if self.require_baselines:
+            keys = {m.key for m in self.methods}
+            missing = [b for b in BASELINES if b not in keys]
+            if missing:
+                raise ValueError(
+                    f"methods: the baselines {missing} are missing (every comparison must include "
+                    f"{list(BASELINES)}; set require_baselines: false to override)"
+                )
+        return self
+
+    def hash(self) -> str:
+        """Short SHA-256 of the canonical JSON form (provenance of every result row)."""
+        return config_hash(self.model_dump(mode="json"))
+
+
+def config_hash(obj: Any) -> str:
+    """First 16 hex digits of the SHA-256 of ``obj`` as canonical JSON."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def validate_config(data: Any, *, source: str = "config") -> BenchConfig:
+    """Validate a parsed config (dict) into a :class:`BenchConfig`.
+
+    Raises
+    ------
+    ConfigError
+        One line per problem: ``<source>: <key path>: <message>``.
+
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys; got {type(data).__name__}.")
+    try:
+        return BenchConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check the spelling)"
+            lines.append(f"  {_loc(tuple(err['loc']))}: {msg}")
+        raise ConfigError(f"{source}: invalid benchmark config:\n" + "\n".join(lines)) from None
+
+
+def load_config(path: str | os.PathLike) -> BenchConfig:
+    """Read and validate a benchmark YAML file.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ConfigError
+        Malformed YAML (with its line and column) or invalid content (with the key path).
+
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"benchmark config not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return validate_config(data, source=str(p))
+
+
+def dump_config(config: BenchConfig) -> str:
+    """The config as YAML (what a results folder stores next to its rows)."""
+    import yaml
+
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+__all__ = [
+    "DATASETS",
+    "BenchConfig",
+    "ConfigError",
+    "MethodConfig",
+    "MetricsConfig",
+    "SplitConfig",
+    "TaskConfig",
+    "config_hash",
+    "dump_config",
+    "load_config",
+    "validate_config",
+]
