@@ -161,10 +161,12 @@ def bootstrap_stability(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fraction of subsampled refits in which each source cell keeps its partner.
 
-    Each resample draws ``fraction`` of the source and of the target cells without replacement
-    (resampling with replacement would duplicate cells, whose matches are then ambiguous by
-    construction) and calls ``fit(source_subset, target_subset)``. A cell counts in a resample only
-    if its partner was drawn too.
+    Each resample draws ``fraction`` of the source cells without replacement and refits against all
+    target cells, ``fit(source_subset, target)``: every drawn cell still has its partner available,
+    and the question is whether the fit keeps choosing it when the other cells (and so the fitted
+    map) change. Resampling with replacement would duplicate cells, whose matches are then ambiguous
+    by construction; subsampling the targets as well would force drawn cells whose partner was not
+    drawn onto other cells' partners, an artefact of the resample rather than of the data.
 
     Parameters
     ----------
@@ -178,7 +180,7 @@ def bootstrap_stability(
     n_boot
         Number of resamples.
     fraction
-        Fraction of each population drawn per resample.
+        Fraction of the source cells drawn per resample.
     random_state
         Seed.
     progress
@@ -187,9 +189,9 @@ def bootstrap_stability(
     Returns
     -------
     stability : ndarray (n0,)
-        Kept / present; NaN for unmatched cells or cells never present with their partner.
+        Kept / present; NaN for unmatched cells or cells never drawn.
     present : ndarray (n0,)
-        Number of resamples in which the cell and its partner were both drawn.
+        Number of resamples in which the cell was drawn.
 
     """
     a, b = check_pair(source, target, min_samples=2)
@@ -202,7 +204,7 @@ def bootstrap_stability(
     fr = float(fraction)
     if not 0 < fr <= 1:
         raise ValueError(f"fraction must be in (0, 1]; got {fraction!r}.")
-    m0, mt = max(2, round(fr * n0)), max(2, round(fr * nt))
+    m0 = min(n0, max(2, round(fr * n0)))
     rng = check_random_state(random_state)
     partner = np.full(n0, -1, dtype=np.int64)
     partner[src] = tgt
@@ -210,18 +212,16 @@ def bootstrap_stability(
     kept = np.zeros(n0, dtype=np.int64)
     for _ in progress_bar(range(int(n_boot)), desc="bootstrap stability", progress=progress):
         si = np.sort(rng.choice(n0, size=m0, replace=False))
-        ti = np.sort(rng.choice(nt, size=mt, replace=False))
-        res = fit(a[si], b[ti])
+        ti = np.arange(nt)
+        res = fit(a[si], b)
         mb = res if isinstance(res, Matching) else getattr(res, "matching_", None)
         if mb is None or not hasattr(mb, "source"):
             raise TypeError("fit must return a Matching or an object with a matching_ attribute.")
         new_partner = np.full(n0, -1, dtype=np.int64)
         new_partner[si[np.asarray(mb.source)]] = ti[np.asarray(mb.target)]
-        in_t = np.zeros(nt, dtype=bool)
-        in_t[ti] = True
-        in_s = np.zeros(n0, dtype=bool)
-        in_s[si] = True
-        both = in_s & (partner >= 0) & in_t[np.maximum(partner, 0)]
+        both = np.zeros(n0, dtype=bool)
+        both[si] = True
+        both &= partner >= 0
         present += both
         kept += both & (new_partner == partner)
     with np.errstate(invalid="ignore", divide="ignore"):
