@@ -1,0 +1,85 @@
+"""``trackability bench CONFIG`` and ``trackability report DIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from trackability.cli.app import app, fail
+
+
+@app.command()
+def bench(
+    config: Path = typer.Argument(..., help="Benchmark YAML config (see configs/)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Results folder (default: results/<name>)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Parallel workers (-1: all cores)."),
+    backend: str = typer.Option("joblib", help="Parallel backend: serial, joblib or dask."),
+    scheduler: str = typer.Option(None, help="Dask scheduler address (backend dask)."),
+    seeds: int = typer.Option(None, help="Override the config: use seeds 0..N-1."),
+    methods: str = typer.Option(None, help="Comma-separated subset of the config's methods."),
+    fresh: bool = typer.Option(False, "--fresh", help="Recompute every row (no resume)."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html at the end."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Run a benchmark: every (task, method, seed) row, resuming an interrupted run."""
+    from trackability.experiments.bench import run_benchmark
+    from trackability.experiments.config import ConfigError, load_config, validate_config
+
+    try:
+        cfg = load_config(config)
+        if seeds is not None or methods is not None:
+            data = cfg.model_dump(mode="json")
+            if seeds is not None:
+                data["seeds"] = seeds
+            if methods is not None:
+                keep = [m.strip() for m in methods.split(",") if m.strip()]
+                unknown = [m for m in keep if m not in {x["name"] for x in data["methods"]}]
+                if unknown:
+                    fail(f"--methods: {unknown} not in the config's methods "
+                         f"{[x['name'] for x in data['methods']]}.")
+                data["methods"] = [x for x in data["methods"] if x["name"] in keep]
+            cfg = validate_config(data, source=f"{config} (with command-line overrides)")
+    except (ConfigError, FileNotFoundError) as exc:
+        fail(str(exc))
+        return
+    out_dir = out or Path("results") / cfg.name
+    try:
+        df = run_benchmark(cfg, out_dir, n_jobs=jobs, backend=backend, scheduler=scheduler,
+                           progress=progress, resume=not fresh)
+    except (ConfigError, FileNotFoundError, KeyError, ValueError) as exc:
+        fail(str(exc))
+        return
+    n_ok = int((df["status"] == "ok").sum()) if len(df) else 0
+    typer.echo(f"{n_ok}/{len(df)} rows ok -> {out_dir / 'results.csv'}")
+    if n_ok:
+        from trackability.experiments.tables import pivot, to_markdown
+
+        typer.echo(to_markdown(pivot(df, "mmd2")))
+    if n_ok < len(df):
+        bad = df[df["status"] != "ok"]
+        for _, r in bad.head(10).iterrows():
+            typer.secho(f"failed: {r['task']} / {r['method']} / seed {r['seed']}: {r['error']}",
+                        fg=typer.colors.RED, err=True)
+    if report and n_ok:
+        from trackability.experiments.report import write_report
+
+        typer.echo(f"report: {write_report(out_dir)}")
+    if n_ok < len(df):
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    directory: Path = typer.Argument(..., help="Results folder written by `trackability bench`."),
+    figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw the figures."),
+) -> None:
+    """Write DIR/report.html with the tables and figures of a finished benchmark."""
+    from trackability.experiments.report import write_report
+
+    try:
+        path = write_report(directory, figures=figures)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+        return
+    typer.echo(str(path))

@@ -1,0 +1,151 @@
+"""An HTML report of a benchmark folder: tables, figures, provenance, failures.
+
+``write_report(DIR)`` reads ``DIR/results.csv`` (and ``config.yaml`` / ``manifest.json`` when
+present), writes the summary tables to ``DIR/tables/`` (CSV and markdown), the figures to
+``DIR/figures/`` (PNG) and ``DIR/report.html`` linking them. Nothing is recomputed from data.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from trackability.experiments.bench import METRICS, atomic_write
+from trackability.experiments.tables import pivot, read_results, summarize, to_markdown
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
+th:first-child,td:first-child{text-align:left}
+pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:0.85em}
+img{max-width:100%;border:1px solid #eee;margin:0.5em 0}
+.err{color:#a00}
+"""
+
+
+def _table_html(table: Any) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [table.index.name or "", *table.columns])
+    body = []
+    for idx, row in table.iterrows():
+        cells = []
+        for v in row.tolist():
+            s = html.escape(str(v))
+            if s.startswith("**") and s.endswith("**"):
+                s = f"<b>{s[2:-2]}</b>"
+            cells.append(f"<td>{s}</td>")
+        body.append(f"<tr><td>{html.escape(str(idx))}</td>{''.join(cells)}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def write_tables(results: Any, out_dir: str | os.PathLike) -> dict[str, Any]:
+    """Write ``summary.csv`` and one markdown pivot per metric to ``out_dir/tables``."""
+    tdir = Path(out_dir) / "tables"
+    tdir.mkdir(parents=True, exist_ok=True)
+    metrics = [m for m in METRICS if m in results.columns and results[m].notna().any()]
+    summ = summarize(results, metrics)
+    atomic_write(tdir / "summary.csv", summ.to_csv(index=False))
+    tables = {}
+    for m in metrics:
+        tab = pivot(results, m)
+        atomic_write(tdir / f"{m}.md", to_markdown(tab) + "\n")
+        tables[m] = tab
+    return tables
+
+
+def write_figures(results: Any, out_dir: str | os.PathLike) -> list[Path]:
+    """Method comparison per metric, and metric vs gap when the tasks form a sweep."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from trackability.plotting.benchmark import plot_method_comparison, plot_metric_vs_gap
+
+    fdir = Path(out_dir) / "figures"
+    fdir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    metrics = [m for m in ("mmd2", "energy", "mean_r2") if m in results.columns
+               and results[m].notna().any()]
+    sweep = "meta.gap" in results.columns and results["meta.gap"].notna().any()
+    for m in metrics:
+        p = fdir / f"comparison_{m}.png"
+        fig = plot_method_comparison(results, m, path=p)
+        plt.close(fig)
+        paths.append(p)
+        if sweep:
+            p = fdir / f"vs_gap_{m}.png"
+            unit = ""
+            if "meta.gap_unit" in results.columns and results["meta.gap_unit"].notna().any():
+                unit = f" ({results['meta.gap_unit'].dropna().iloc[0]})"
+            fig = plot_metric_vs_gap(results, m, gap_label=f"gap{unit}",
+                                     facet="meta.d" if "meta.d" in results.columns else None)
+            fig.savefig(p, dpi=150)
+            plt.close(fig)
+            paths.append(p)
+    return paths
+
+
+def write_report(out_dir: str | os.PathLike, *, figures: bool = True) -> Path:
+    """Write ``out_dir/report.html`` (plus tables and figures) and return its path."""
+    import pandas as pd
+
+    out = Path(out_dir)
+    all_rows = pd.read_csv(out / "results.csv") if (out / "results.csv").is_file() else None
+    results = read_results(out)
+    if results.empty:
+        raise ValueError(f"{out / 'results.csv'} has no successful rows to report.")
+    tables = write_tables(results, out)
+    figs = write_figures(results, out) if figures else []
+    cfg_text = (out / "config.yaml").read_text() if (out / "config.yaml").is_file() else ""
+    manifest = {}
+    if (out / "manifest.json").is_file():
+        manifest = json.loads((out / "manifest.json").read_text())
+    name = manifest.get("config_name") or (results["config_name"].iloc[0]
+                                           if "config_name" in results.columns else out.name)
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>trackability benchmark: {html.escape(str(name))}</title><style>{_CSS}</style>",
+        "</head><body>",
+        f"<h1>Benchmark: {html.escape(str(name))}</h1>",
+        "<p>Every method saw the same split, preprocessing (fitted on the training split) and "
+        "metric code. Values are mean ± sd over seeds (the split seed); the best mean per task is "
+        "in bold. MMD² is the unbiased estimator with the RBF bandwidth chosen by the median "
+        "heuristic on the training split only.</p>",
+        "<h2>Provenance</h2><ul>",
+    ]
+    seeds = sorted(results["seed"].unique().tolist())
+    info = {
+        "rows (ok)": len(results), "tasks": results["task"].nunique(),
+        "methods": ", ".join(dict.fromkeys(results["method"])), "seeds": seeds,
+        "config hash": manifest.get("config_hash", ""),
+        "package version": ", ".join(sorted(set(map(str, results.get("package_version", []))))),
+        "git revision": ", ".join(sorted(set(map(str, results.get("git_revision", []))))),
+    }
+    parts += [f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in info.items()]
+    parts.append("</ul>")
+    if all_rows is not None and "status" in all_rows.columns:
+        bad = all_rows[all_rows["status"] != "ok"]
+        if len(bad):
+            parts.append(f"<h2 class='err'>Failed rows ({len(bad)})</h2><ul>")
+            for _, r in bad.iterrows():
+                parts.append(f"<li class='err'>{html.escape(str(r['task']))} / "
+                             f"{html.escape(str(r['method']))} / seed {r['seed']}: "
+                             f"{html.escape(str(r.get('error', '')))}</li>")
+            parts.append("</ul>")
+    parts.append("<h2>Tables</h2>")
+    for m, tab in tables.items():
+        parts.append(f"<h3>{html.escape(m)}</h3>{_table_html(tab)}")
+    if figs:
+        parts.append("<h2>Figures</h2>")
+        for p in figs:
+            parts.append(f"<p><img src='figures/{html.escape(p.name)}' alt='{p.stem}'></p>")
+    if cfg_text:
+        parts.append(f"<h2>Config</h2><pre>{html.escape(cfg_text)}</pre>")
+    parts.append("</body></html>")
+    path = out / "report.html"
+    atomic_write(path, "\n".join(parts))
+    return path
