@@ -152,6 +152,8 @@ class CellOT(PerturbationModel):
         RBF bandwidth for the monitored MMD^2, median heuristic on the training split.
     n_train_, n_val_ : list of int
         Cells (source, target) used for training and validation.
+    val_source_index_, val_target_index_ : ndarray of int
+        Rows of ``source`` / ``target`` held out for validation.
     fit_seconds_ : float
 
     Examples
@@ -172,6 +174,8 @@ class CellOT(PerturbationModel):
         "gamma_",
         "n_train_",
         "n_val_",
+        "val_source_index_",
+        "val_target_index_",
         "fit_seconds_",
     )
     _min_cells: ClassVar[int] = 4
@@ -379,6 +383,7 @@ class CellOT(PerturbationModel):
         self.history_["step"] = self.history_["step"].astype(int)
         self.n_train_ = [int(x_tr.shape[0]), int(y_tr.shape[0])]
         self.n_val_ = [int(src_val.size), int(tgt_val.size)]
+        self.val_source_index_, self.val_target_index_ = src_val, tgt_val
         self.fit_seconds_ = time.perf_counter() - t_start
 
     @staticmethod

@@ -187,6 +187,10 @@ class ScGen(PerturbationModel):
         Epochs run.
     gamma_ : float
         RBF bandwidth of the monitored MMD^2 (median heuristic on the training split).
+    n_train_, n_val_ : list of int
+        Cells (source, target) used for training and validation.
+    val_source_index_, val_target_index_ : ndarray of int
+        Rows of ``source`` / ``target`` held out for validation.
     fit_seconds_ : float
 
     Examples
@@ -211,6 +215,8 @@ class ScGen(PerturbationModel):
         "gamma_",
         "n_train_",
         "n_val_",
+        "val_source_index_",
+        "val_target_index_",
         "fit_seconds_",
     )
     _min_cells: ClassVar[int] = 4
@@ -407,6 +413,7 @@ class ScGen(PerturbationModel):
         self.n_epochs_ = len(rows)
         self.n_train_ = [int(s_tr.size), int(t_tr.size)]
         self.n_val_ = [int(s_val.size), int(t_val.size)]
+        self.val_source_index_, self.val_target_index_ = s_val, t_val
         self.fit_seconds_ = time.perf_counter() - t_start
 
     @staticmethod
