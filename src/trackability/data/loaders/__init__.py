@@ -6,7 +6,18 @@ validated on read: a missing, truncated or malformed file raises an error naming
 anndata and pandas are imported inside the loaders, so importing this module stays light.
 """
 
+from trackability.data.loaders.ap1 import (
+    AP1_CONDITIONS,
+    AP1_PROTEINS,
+    AP1_STUDY_CELL_LINES,
+    AP1_STUDY_CONTROL,
+    AP1_STUDY_FEATURES,
+    AP1_STUDY_TREATED,
+    load_ap1,
+    parse_time_hours,
+)
 from trackability.data.loaders.colo858 import COLO858_MARKERS, load_colo858_4i
+from trackability.data.loaders.fouri import FOURI_STUDY_DRUGS, FOURI_STUDY_FEATURES, load_4i
 from trackability.data.loaders.kang import KANG_CELL_TYPES, load_kang
 from trackability.data.loaders.sachs import (
     SACHS_CELL_COUNTS,
@@ -15,15 +26,46 @@ from trackability.data.loaders.sachs import (
     SACHS_PAIRS,
     load_sachs,
 )
+from trackability.data.loaders.sciplex3 import (
+    SCIPLEX3_MARKER_KEY,
+    SCIPLEX3_STUDY_DRUGS,
+    load_sciplex3,
+    sciplex3_marker_genes,
+)
+from trackability.data.loaders.two_i import (
+    TWO_I_CONTROL_DAY,
+    TWO_I_TREATED_DAYS,
+    dispersion_hvg,
+    load_2i,
+)
 
 __all__ = [
+    "AP1_CONDITIONS",
+    "AP1_PROTEINS",
+    "AP1_STUDY_CELL_LINES",
+    "AP1_STUDY_CONTROL",
+    "AP1_STUDY_FEATURES",
+    "AP1_STUDY_TREATED",
     "COLO858_MARKERS",
+    "FOURI_STUDY_DRUGS",
+    "FOURI_STUDY_FEATURES",
     "KANG_CELL_TYPES",
     "SACHS_CELL_COUNTS",
     "SACHS_CONDITIONS",
     "SACHS_MARKERS",
     "SACHS_PAIRS",
+    "SCIPLEX3_MARKER_KEY",
+    "SCIPLEX3_STUDY_DRUGS",
+    "TWO_I_CONTROL_DAY",
+    "TWO_I_TREATED_DAYS",
+    "dispersion_hvg",
+    "load_2i",
+    "load_4i",
+    "load_ap1",
     "load_colo858_4i",
     "load_kang",
     "load_sachs",
+    "load_sciplex3",
+    "parse_time_hours",
+    "sciplex3_marker_genes",
 ]
