@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -11,16 +12,28 @@ from trackability.cli.app import app, fail
 
 @app.command()
 def bench(
-    config: Path = typer.Argument(..., help="Benchmark YAML config (see configs/)."),
-    out: Path = typer.Option(None, "--out", "-o", help="Results folder (default: results/<name>)."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Parallel workers (-1: all cores)."),
-    backend: str = typer.Option("joblib", help="Parallel backend: serial, joblib or dask."),
-    scheduler: str = typer.Option(None, help="Dask scheduler address (backend dask)."),
-    seeds: int = typer.Option(None, help="Override the config: use seeds 0..N-1."),
-    methods: str = typer.Option(None, help="Comma-separated subset of the config's methods."),
-    fresh: bool = typer.Option(False, "--fresh", help="Recompute every row (no resume)."),
-    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html at the end."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    config: Annotated[Path, typer.Argument(help="Benchmark YAML config (see configs/).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Results folder (default: results/<name>).")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel workers (-1: all cores).")] = 1,
+    backend: Annotated[
+        str, typer.Option(help="Parallel backend: serial, joblib or dask.")
+    ] = "joblib",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (backend dask).")
+    ] = None,
+    seeds: Annotated[int | None, typer.Option(help="Override the config: use seeds 0..N-1.")] = None,
+    methods: Annotated[
+        str | None, typer.Option(help="Comma-separated subset of the config's methods.")
+    ] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Recompute every row (no resume).")] = False,
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Write report.html at the end.")
+    ] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
+    ] = True,
 ) -> None:
     """Run a benchmark: every (task, method, seed) row, resuming an interrupted run."""
     from trackability.experiments.bench import run_benchmark
@@ -71,8 +84,8 @@ def bench(
 
 @app.command()
 def report(
-    directory: Path = typer.Argument(..., help="Results folder written by `trackability bench`."),
-    figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw the figures."),
+    directory: Annotated[Path, typer.Argument(help="Results folder written by `trackability bench`.")],
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the figures.")] = True,
 ) -> None:
     """Write DIR/report.html with the tables and figures of a finished benchmark."""
     from trackability.experiments.report import write_report
