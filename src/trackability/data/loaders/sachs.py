@@ -234,9 +234,10 @@ def load_sachs(
         ``"auto"`` (the xls files when present, else the CSV), ``"xls"`` or ``"csv"``. Both routes
         give identical matrices.
     cofactor
-        Arcsinh cofactor. The default 5 (the mass-cytometry convention) makes ``arcsinh(x/5)`` equal
-        to ``log(2x/5)`` within 1% for x > 12, i.e. a log scale that stays defined at and below
-        zero; 150 is the convention for compensated fluorescence flow data with negative values.
+        Arcsinh cofactor. With the default 5 (the mass-cytometry convention) ``arcsinh(x/5)``
+        differs from ``log(2x/5)`` by less than 0.01 for x >= 25, i.e. it is a log scale that stays
+        defined at and below zero; 150 is the convention for compensated fluorescence flow data
+        with negative values.
     conditions
         Condition ids to load (default all 14), in the order given.
 
