@@ -247,7 +247,7 @@ def test_save_load_round_trip(tmp_path, model):
             assert a.same_pairs(b) and a.cost == b.cost and a.cost_name == b.cost_name
             assert a.info == b.info
         elif isinstance(a, pd.DataFrame):
-            pd.testing.assert_frame_equal(a, b)
+            pd.testing.assert_frame_equal(a, b, check_exact=True)  # no digits lost
         elif isinstance(a, np.ndarray):
             np.testing.assert_array_equal(a, b)
         else:

@@ -239,7 +239,10 @@ def _encode(value: Any, key: str, arrays: dict[str, np.ndarray]) -> dict[str, An
             "info": json.loads(json.dumps(value.info, default=str)),
         }
     if type(value).__name__ == "DataFrame":
-        return {"kind": "dataframe", "value": value.to_json(orient="split")}
+        # Python's json writes floats with repr, so values round-trip exactly (pandas' to_json
+        # keeps 10 significant digits by default).
+        split = value.to_dict(orient="split")
+        return {"kind": "dataframe", "value": json.loads(json.dumps(split, default=_np_default))}
     if isinstance(value, list | tuple | dict):
         return {"kind": "json", "value": json.loads(json.dumps(value, default=_np_default))}
     raise TypeError(f"cannot save attribute {key!r} of type {type(value).__name__}.")
@@ -271,9 +274,12 @@ def _decode(enc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
             info=enc["info"],
         )
     if kind == "dataframe":
-        from io import StringIO
-
         import pandas as pd
 
-        return pd.read_json(StringIO(enc["value"]), orient="split")
+        value = enc["value"]
+        if isinstance(value, str):  # files written before the exact encoding
+            from io import StringIO
+
+            return pd.read_json(StringIO(value), orient="split")
+        return pd.DataFrame(value["data"], index=value["index"], columns=value["columns"])
     raise ValueError(f"unknown attribute encoding {kind!r}")
