@@ -243,6 +243,9 @@ class TestEnergy:
             energy_distance(x, y[:, :4])
         with pytest.raises(ValueError, match="y is empty"):
             energy_distance(x, np.zeros((0, 5)))
+        for bad in (0, -1, 2.5):  # -1 used to skip every block and return 0.0
+            with pytest.raises(ValueError, match="block_size must be a positive integer"):
+                energy_distance(x, y, block_size=bad)
 
 
 class TestWasserstein:

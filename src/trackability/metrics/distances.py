@@ -32,6 +32,9 @@ def energy_distance(x: Any, y: Any, *, block_size: int = 2048) -> float:
     square root). Computed in float64 blocks, memory ``O(block_size * n)``.
     """
     xa, ya = check_pair(x, y, source_name="x", target_name="y")
+    if not isinstance(block_size, int | np.integer) or block_size < 1:
+        # a non-positive step would skip every block and silently return 0
+        raise ValueError(f"block_size must be a positive integer; got {block_size!r}.")
     shift = np.concatenate([xa, ya]).mean(axis=0)
     xa, ya = xa - shift, ya - shift
     exy = _mean_pairwise_distance(xa, ya, block_size)
