@@ -114,7 +114,10 @@ def test_recovery_falls_with_gap_in_centred_mode():
      ({"trials": 2.5}, "trials must be a positive integer"),
      ({"dims": [15], "seed_faithful": True}, "d=15 is not in the original grid"),
      ({"gaps": [3], "seed_faithful": True}, "gap=3.0 is not in the original grid"),
-     ({"backend": "spark"}, "backend must be one of")],
+     ({"backend": "spark"}, "backend must be one of"),
+     ({"dims": [10.7], "seed_faithful": True}, "dims must be positive integers"),  # not d = 10
+     ({"dims": [0]}, "dims must be positive integers"),
+     ({"gaps": [-1.0]}, "gap must be a finite non-negative")],
 )
 def test_bad_arguments(kwargs, msg):
     args = {"dims": [10], "gaps": [1], "trials": 1, "progress": False, **kwargs}

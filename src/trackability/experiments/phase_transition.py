@@ -96,6 +96,9 @@ def phase_transition(
     """
     import pandas as pd
 
+    bad = [d for d in dims if not (float(d).is_integer() and float(d) >= 1)]
+    if bad:  # int() would silently truncate 10.7 to 10
+        raise ValueError(f"dims must be positive integers; got {bad}.")
     dims = [int(d) for d in dims]
     gaps = [float(g) for g in gaps]
     if not dims or not gaps:
