@@ -9,6 +9,8 @@ from typing import Any
 _LAZY = {
     "plot_method_comparison": "trackability.plotting.benchmark",
     "plot_metric_vs_gap": "trackability.plotting.benchmark",
+    "plot_phase_with_delta": "trackability.plotting.diagnostics",
+    "plot_trackable_region": "trackability.plotting.diagnostics",
 }
 
 __all__ = sorted(_LAZY)
