@@ -11,7 +11,7 @@ import importlib
 from trackability.cli.app import app
 
 #: Modules that define commands (each registers on ``app`` when imported).
-COMMAND_MODULES: tuple[str, ...] = ("bench", "diagnose")
+COMMAND_MODULES: tuple[str, ...] = ("bench", "demo", "diagnose")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"trackability.cli.{_name}")

@@ -9,6 +9,9 @@ from typing import Any
 _LAZY = {
     "plot_method_comparison": "trackability.plotting.benchmark",
     "plot_metric_vs_gap": "trackability.plotting.benchmark",
+    "plot_metric_panels": "trackability.plotting.comparison",
+    "plot_phase_heatmap": "trackability.plotting.phase",
+    "plot_recovery_curves": "trackability.plotting.phase",
     "plot_phase_with_delta": "trackability.plotting.diagnostics",
     "plot_trackable_region": "trackability.plotting.diagnostics",
 }
