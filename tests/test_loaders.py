@@ -487,3 +487,23 @@ def test_2i_ids_and_matrix_problems(tmp_path, rng):
         warnings.simplefilter("error")
         with pytest.raises(FileNotFoundError):
             load_2i(folder / "absent")
+
+
+def test_2i_reads_legacy_h5ad_as_in_the_wot_tutorial(tmp_path, rng):
+    """The tutorial's ExprMatrix.h5ad predates anndata 0.7: obs/var are HDF5 record arrays."""
+    import h5py
+
+    folder, a, day_of, two_i = _two_i_folder(tmp_path, rng)
+    x = a.X.toarray()
+    m = folder / "ExprMatrix.h5ad"
+    m.unlink()
+    with h5py.File(m, "w") as f:
+        f["X"] = x
+        f["obs"] = np.array([(c.encode(),) for c in a.obs_names], dtype=[("index", "S40")])
+        f["var"] = np.array([(g.encode(),) for g in a.var_names], dtype=[("index", "S40")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = load_2i(folder, days=[TWO_I_CONTROL_DAY])
+    rows = [c for c in two_i if day_of[c] == TWO_I_CONTROL_DAY]
+    assert list(got.obs_names) == rows
+    np.testing.assert_array_equal(got.X, x[[list(a.obs_names).index(c) for c in rows]])

@@ -75,11 +75,19 @@ def locate(
 
 
 def read_h5ad(path: Path, *, what: str, backed: bool = False) -> anndata.AnnData:
-    """Read an ``.h5ad`` file, turning h5py/anndata failures into a ValueError naming the file."""
+    """Read an ``.h5ad`` file, turning h5py/anndata failures into a ValueError naming the file.
+
+    Files written by old anndata versions (e.g. the Waddington-OT tutorial files) are read without
+    anndata's ``OldFormatWarning``: the user cannot act on it for a published file.
+    """
+    import warnings
+
     import anndata
 
     try:
-        return anndata.read_h5ad(path, backed="r" if backed else None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", anndata.OldFormatWarning)
+            return anndata.read_h5ad(path, backed="r" if backed else None)
     except FileNotFoundError:
         raise
     except Exception as exc:  # h5py raises OSError/KeyError/... for truncated or foreign files
