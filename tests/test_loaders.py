@@ -507,3 +507,23 @@ def test_2i_reads_legacy_h5ad_as_in_the_wot_tutorial(tmp_path, rng):
     rows = [c for c in two_i if day_of[c] == TWO_I_CONTROL_DAY]
     assert list(got.obs_names) == rows
     np.testing.assert_array_equal(got.X, x[[list(a.obs_names).index(c) for c in rows]])
+
+
+def test_loader_names_import_light():
+    """Touching the loaders and their constants imports neither anndata nor pandas."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from trackability.data import (load_sachs, load_kang, load_colo858_4i, load_ap1, load_4i,\n"
+        "    load_sciplex3, load_2i, SACHS_PAIRS, AP1_PROTEINS, FOURI_STUDY_FEATURES,\n"
+        "    SCIPLEX3_STUDY_DRUGS, TWO_I_TREATED_DAYS, sciplex3_marker_genes, dispersion_hvg)\n"
+        "print(json.dumps({m: m in sys.modules for m in ('anndata', 'pandas', 'h5py', 'xlrd')}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert loaded == {"anndata": False, "pandas": False, "h5py": False, "xlrd": False}
