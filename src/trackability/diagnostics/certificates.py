@@ -140,11 +140,25 @@ def assignment_margins(
     matched[src] = True
     todo = req[matched[req]]
     if todo.size:
-        graph = csgraph_from_dense(r, null_value=np.inf)
-        dist = dijkstra(graph, directed=True, indices=todo)
-        # shortest cycle through i: a path i -> m, then the edge m -> i
-        cyc = np.min(dist + r[:, todo].T, axis=1)
-        margins[todo] = np.maximum(cyc, 0.0)
+        # Exact pruning: a cell's margin is at most its cheapest swap (a 2-cycle), ``ub``, and every
+        # edge of its optimal cycle, and every distance along it, is at most the margin (reduced
+        # costs are >= 0). Cells are processed in chunks of similar ``ub``; each chunk's Dijkstra
+        # sees only edges up to the chunk's largest ``ub`` and stops exploring beyond it.
+        ub = np.min(r[todo] + r[:, todo].T, axis=1)
+        order = np.argsort(ub, kind="stable")
+        for chunk in np.array_split(order, max(1, int(np.ceil(todo.size / 64)))):
+            cells_k = todo[chunk]
+            lim = float(ub[chunk].max())
+            if np.isfinite(lim):
+                lim = lim * (1 + 1e-9) + tol
+                graph = csgraph_from_dense(np.where(r <= lim, r, np.inf), null_value=np.inf)
+                dist = dijkstra(graph, directed=True, indices=cells_k, limit=lim)
+            else:
+                graph = csgraph_from_dense(r, null_value=np.inf)
+                dist = dijkstra(graph, directed=True, indices=cells_k)
+            # shortest cycle through i: a path i -> m, then the edge m -> i
+            cyc = np.min(dist + r[:, cells_k].T, axis=1)
+            margins[cells_k] = np.maximum(cyc, 0.0)
     return margins
 
 
