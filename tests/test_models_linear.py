@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from trackability.data.synthetic import near_identity
-from trackability.matching import Matching
+from trackability.matching import Matching, assign
 from trackability.models import LAOT, Identity, MeanShift, NotFittedError, PerturbationModel
 from trackability.models.laot import fit_linear_map
 
@@ -345,3 +345,49 @@ def test_sparse_and_integer_input_same_as_dense():
     ms = MeanShift().fit(x.astype(np.int16), y.astype(np.int16))
     assert ms.shift_.dtype == np.float64
     np.testing.assert_allclose(ms.shift_, y.mean(0) - x.mean(0))
+
+
+# -- what "converged" means ----------------------------------------------------------------------
+@pytest.mark.parametrize(("gap", "noise", "kwargs"),
+                         [(2.0, 0.0, {}), (20.0, 0.5, {}), (20.0, 0.5, {"alpha": 1.0}),
+                          (20.0, 0.5, {"fit_intercept": True})])
+def test_converged_fit_is_a_coordinatewise_optimum(gap, noise, kwargs):
+    """At a fixed point neither step improves: re-assigning under W_ and re-solving W change nothing."""
+    pair = near_identity(60, 5, gap, noise=noise, random_state=2)
+    x, y = pair.control, pair.treated
+    model = LAOT(max_iter=200, **kwargs).fit(x, y)
+    assert model.converged_
+    m = model.matching_
+    mapped = model.predict(x)
+    again = assign(mapped, y)
+    under_w = float(np.sum((mapped[m.source] - y[m.target]) ** 2))
+    assert again.cost == pytest.approx(under_w, rel=1e-10)  # matching_ is optimal for W_
+    w, b = fit_linear_map(x[m.source], y[m.target], **kwargs)
+    np.testing.assert_allclose(w, model.W_, atol=1e-10)  # W_ is optimal for matching_
+    np.testing.assert_allclose(b, model.intercept_, atol=1e-10)
+
+
+def test_tol_stops_when_relative_decrease_is_small():
+    pair = near_identity(60, 5, 20.0, noise=0.5, random_state=0)
+    full = LAOT(max_iter=100).fit(pair.control, pair.treated)
+    obj = full.history_["objective"].to_numpy()
+    tol = 0.2
+    # first iteration whose relative decrease is below tol: the fit with tol stops there
+    stop = next(k for k in range(1, len(obj)) if obj[k] > obj[k - 1] * (1 - tol))
+    early = LAOT(max_iter=100, tol=tol).fit(pair.control, pair.treated)
+    assert early.n_iter_ == stop + 1 < full.n_iter_
+    np.testing.assert_allclose(early.history_["objective"], obj[: stop + 1], rtol=1e-12)
+    assert early.converged_
+
+
+@pytest.mark.parametrize("cls", [Identity, MeanShift, LAOT])
+def test_inputs_are_never_modified_or_aliased(cls):
+    rng = np.random.default_rng(15)
+    x, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 3)) + 1
+    x0, y0 = x.copy(), y.copy()
+    model = cls().fit(x, y)
+    pred = model.predict(x)
+    pred[:] = 123.0
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(y, y0)
+    assert not np.shares_memory(model.predict(x), x)
