@@ -15,6 +15,7 @@ from trackability.matching import Matching
 from trackability.metrics import (
     CELLOT_GAMMAS,
     energy_distance,
+    kernel_sum,
     mean_pearson,
     mean_r2,
     median_heuristic_gamma,
@@ -157,6 +158,18 @@ class TestMMD:
             mmd2(x, y2, gamma=1.0)
         with pytest.raises(ValueError, match="x must be 2-D"):
             mmd2(x[:, 0], y, gamma=1.0)
+
+
+def test_kernel_sum_matches_naive(xy):
+    x, y = xy
+    gammas = np.array([0.05, 0.5, 3.0])
+    for block in (1, 13, 500):
+        got = kernel_sum(x, y, gammas, block_size=block)
+        want = [np.exp(-g * cdist(x, y, "sqeuclidean")).sum() for g in gammas]
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        got_same = kernel_sum(x, x, gammas, same=True, block_size=block)
+        want_same = [np.exp(-g * cdist(x, x, "sqeuclidean")).sum() - len(x) for g in gammas]
+        np.testing.assert_allclose(got_same, want_same, rtol=1e-5)
 
 
 class TestMedianHeuristic:
