@@ -134,15 +134,31 @@ class _MethodJob:
     n_test: int
 
 
-def _split_pair(job: _MethodJob) -> dict[str, Any]:
-    """Draw a synthetic pair and split both populations into train and test, keeping the truth."""
+def synthetic_split(task: DemoTask, n_train: int, n_test: int, seed: int) -> dict[str, Any]:
+    """Draw a synthetic pair and split both populations into train and test, keeping the truth.
+
+    A control cell and the treated cell it became always fall in the same split, so the test
+    treated cells are the (noisy) images of the test control cells.
+
+    Returns
+    -------
+    dict
+        ``source_train``, ``target_train``, ``source_test``, ``target_test``;
+        ``train_permutation`` (the training control cell of each training treated cell, for
+        :func:`~trackability.metrics.recovery_rate`); ``test_truth`` (the noiseless treated state
+        of each test control cell); ``W`` (the true map, ``F(x) = x @ W``).
+
+    """
     from trackability.data.synthetic import near_identity
 
-    n = job.n_train + job.n_test
-    rng = np.random.default_rng(job.seed)
-    pair = near_identity(n, job.task.d, job.task.gap, noise=job.task.noise, random_state=rng)
+    for name, v in (("n_train", n_train), ("n_test", n_test)):
+        if not isinstance(v, int | np.integer) or v < 2:
+            raise ValueError(f"{name} must be an integer >= 2; got {v!r}.")
+    n = n_train + n_test
+    rng = np.random.default_rng(seed)
+    pair = near_identity(n, task.d, task.gap, noise=task.noise, random_state=rng)
     order = rng.permutation(n)
-    train_src, test_src = np.sort(order[: job.n_train]), np.sort(order[job.n_train:])
+    train_src, test_src = np.sort(order[:n_train]), np.sort(order[n_train:])
     in_train = np.zeros(n, dtype=bool)
     in_train[train_src] = True
     # treated cell j came from control cell perm[j]; it belongs to the split of its origin
@@ -167,7 +183,7 @@ def _run_methods(job: _MethodJob) -> list[dict[str, Any]]:
     from trackability.metrics import median_heuristic_gamma, recovery_rate
     from trackability.models import LAOT, Identity, MeanShift
 
-    data = _split_pair(job)
+    data = synthetic_split(job.task, job.n_train, job.n_test, job.seed)
     gamma = median_heuristic_gamma(data["source_train"], data["target_train"], max_samples=2000,
                                    random_state=job.seed)
     rows = []

@@ -45,7 +45,9 @@ def _check_table(table: Any, value: str = "recovery") -> Any:
 def _generators(table: Any) -> list[Any]:
     if "generator" not in table.columns:
         return [None]
-    return list(dict.fromkeys(table["generator"]))
+    present = list(dict.fromkeys(table["generator"]))
+    known = [g for g in GENERATOR_TITLES if g in present]  # original first, then centred
+    return known + [g for g in present if g not in GENERATOR_TITLES]
 
 
 def _panel_title(generator: Any, table: Any) -> str:
