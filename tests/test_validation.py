@@ -43,6 +43,25 @@ class TestCheckArray:
         df = pd.DataFrame(lst, columns=["a", "b"])
         np.testing.assert_array_equal(check_array(df, "x"), np.array(lst, dtype=float))
 
+    def test_pandas_nullable_dtypes(self):
+        """Int64/Float64/boolean columns are numeric; a missing value is reported as NaN."""
+        clean = pd.DataFrame({"a": [1, 2], "b": [3, 4]}, dtype="Int64")
+        np.testing.assert_array_equal(check_array(clean, "x"), [[1.0, 3.0], [2.0, 4.0]])
+        flags = pd.DataFrame({"a": [True, False], "b": [0.5, 1.5]}).astype({"a": "boolean"})
+        np.testing.assert_array_equal(check_array(flags, "x"), [[1.0, 0.5], [0.0, 1.5]])
+        series = pd.Series([1, 2, 3], dtype="Int64")
+        np.testing.assert_array_equal(check_array(series, "x", allow_1d=True), [[1.0], [2.0], [3.0]])
+        for dtype in ("Int64", "Float64"):
+            missing = pd.DataFrame({"a": [1, None, 3], "b": [1, 2, 3]}, dtype=dtype)
+            with pytest.raises(ValueError, match="expr contains 1 NaN.*cell 1, feature 0"):
+                check_array(missing, "expr")
+
+    def test_pandas_non_numeric_columns_refused(self):
+        for df in (pd.DataFrame({"a": ["1.5", "2"], "b": [1, 2]}),  # numeric-looking strings too
+                   pd.DataFrame({"a": ["x", "y"], "b": [1, 2]}).astype({"a": "category"})):
+            with pytest.raises(TypeError, match="expr must be numeric"):
+                check_array(df, "expr")
+
     def test_fortran_order_becomes_c_contiguous(self, rng):
         x = np.asfortranarray(rng.normal(size=(6, 4)))
         out = check_array(x, "x")

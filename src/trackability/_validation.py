@@ -19,6 +19,21 @@ def _is_sparse(x: Any) -> bool:
     return hasattr(x, "tocsr") and hasattr(x, "nnz") and hasattr(x, "toarray")
 
 
+def _frame_to_numpy(x: Any) -> Any:
+    """A pandas DataFrame/Series as an array; nullable numeric columns become float with NaN.
+
+    ``to_numpy()`` turns pandas' nullable dtypes (``Int64``, ``Float64``, ``boolean``) into object
+    arrays, which would be refused as non-numeric even without a missing value. When every column
+    is numeric or boolean, convert to float with missing values as NaN (reported as NaN later);
+    anything else (strings, categories) keeps its dtype and is refused with the usual message.
+    """
+    dtypes = getattr(x, "dtypes", None)
+    kinds = [getattr(dt, "kind", "O") for dt in (dtypes if hasattr(dtypes, "iloc") else [dtypes])]
+    if kinds and all(k in "biuf" for k in kinds):
+        return x.to_numpy(dtype=np.float64, na_value=np.nan)
+    return x.to_numpy()
+
+
 def check_array(
     x: Any,
     name: str,
@@ -75,7 +90,7 @@ def check_array(
             )
         x = x.toarray()
     elif hasattr(x, "to_numpy") and not isinstance(x, np.ndarray):
-        x = x.to_numpy()
+        x = _frame_to_numpy(x)
     try:
         arr = np.asarray(x)
     except Exception as exc:  # pragma: no cover - exotic objects
