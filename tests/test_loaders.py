@@ -203,6 +203,22 @@ def test_4i_reads_and_subsets(tmp_path, rng):
     np.testing.assert_array_equal(sub.X, a[rows, ["morphology-cell-area", "neighbourhood-count"]].X)
 
 
+def test_4i_cellot_layout_and_features_file(tmp_path, rng, monkeypatch):
+    a = _fouri_adata(rng)
+    (tmp_path / "4i").mkdir()
+    a.write_h5ad(tmp_path / "4i" / "8h.h5ad")
+    listing = tmp_path / "4i" / "features.txt"
+    listing.write_text("\n".join(FOURI_STUDY_FEATURES[:5]) + "\n")
+    monkeypatch.setenv("TRACKABILITY_DATA", str(tmp_path))  # CellOT's datasets/ folder as the root
+    got = load_4i(features=listing)
+    assert list(got.var_names) == list(FOURI_STUDY_FEATURES[:5])
+    np.testing.assert_array_equal(got.X, a[:, list(FOURI_STUDY_FEATURES[:5])].X)
+    arr = load_4i(features=np.asarray(FOURI_STUDY_FEATURES[5:8]))
+    assert list(arr.var_names) == list(FOURI_STUDY_FEATURES[5:8])
+    with pytest.raises(ValueError, match="a text file of names"):
+        load_4i(features=str(tmp_path / "absent.txt"))
+
+
 def test_4i_rejects_malformed(tmp_path, rng):
     f = tmp_path / "8h.h5ad"
     a = _fouri_adata(rng)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,7 +27,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import anndata
 
 WHAT = "4i data set (Gut et al. 2018, CellOT 8h.h5ad)"
-FOURI_DEFAULT = "gut2018_4i/8h.h5ad"
+#: Default location: the layout of the CellOT data release (``datasets/4i/8h.h5ad``), so that its
+#: ``datasets`` folder can serve as ``$TRACKABILITY_DATA`` as it is.
+FOURI_DEFAULT = "4i/8h.h5ad"
 FOURI_N_VARS = 78
 
 _MARKERS = (
@@ -50,7 +53,7 @@ FOURI_STUDY_DRUGS: tuple[str, ...] = ("trametinib", "imatinib", "cisplatin", "de
 
 def load_4i(
     path: str | os.PathLike | None = None,
-    features: str | Sequence[str] = "study",
+    features: str | os.PathLike | Sequence[str] = "study",
     drugs: Sequence[str] | None = None,
 ) -> anndata.AnnData:
     """Load the 4i drug-response data (CellOT's ``8h.h5ad``).
@@ -59,10 +62,11 @@ def load_4i(
     ----------
     path
         The ``.h5ad`` file, a folder holding ``8h.h5ad``, or None for
-        ``$TRACKABILITY_DATA/gut2018_4i/8h.h5ad`` (else the cache folder).
+        ``$TRACKABILITY_DATA/4i/8h.h5ad`` (else the cache folder).
     features
         ``"study"`` (the 48 of :data:`FOURI_STUDY_FEATURES`, in that order), ``"all"`` (the 78 of
-        the file) or a list of feature names.
+        the file), a list of feature names, or the path of a text file with one name per line
+        (e.g. CellOT's ``datasets/4i/features.txt``).
     drugs
         Keep only the ``control`` cells and those of these drugs (default: every cell).
 
@@ -98,11 +102,20 @@ def load_4i(
     if "control" not in present:
         raise ValueError(f"{f}: obs['drug'] has no 'control' cells; labels found: {_show(present)}.")
 
-    if isinstance(features, str):
-        if features not in ("study", "all"):
-            raise ValueError(f"features must be 'study', 'all' or a list of names; got {features!r}.")
+    if isinstance(features, str) and features in ("study", "all"):
+        label = features
         chosen = list(FOURI_STUDY_FEATURES) if features == "study" else names
     else:
+        label = "custom"
+        if isinstance(features, (str, os.PathLike)):
+            listing = Path(features)
+            if not listing.is_file():
+                raise ValueError(
+                    "features must be 'study', 'all', a list of names or a text file of names; "
+                    f"got {features!r}."
+                )
+            features = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+            label = str(listing)
         chosen = [str(v) for v in features]
         unknown = [v for v in chosen if v not in names]
         if unknown or not chosen:
@@ -126,7 +139,7 @@ def load_4i(
     kept = ["control", *sorted(set(drug[rows]) - {"control"})]
     out.obs["drug"] = pd.Categorical(drug[rows], categories=kept)
     out.uns["loader"] = loader_info(
-        "4i", [f], features=features if isinstance(features, str) else "custom",
+        "4i", [f], features=label,
         drugs=list(drugs) if drugs is not None and not isinstance(drugs, str) else drugs,
     )
     return out

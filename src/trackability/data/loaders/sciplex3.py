@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import anndata
 
 WHAT = "SciPlex3 data set (Srivatsan et al. 2020, CellOT hvg.h5ad)"
-SCIPLEX3_DEFAULT = "srivatsan2020_sciplex3/hvg.h5ad"
+#: Default location: the layout of the CellOT data release (``datasets/scrna-sciplex3/hvg.h5ad``).
+SCIPLEX3_DEFAULT = "scrna-sciplex3/hvg.h5ad"
 SCIPLEX3_N_VARS = 1000
 #: varm key of the per-drug marker ranks (CellOT also wrote a generic ``marker_genes-condition-rank``).
 SCIPLEX3_MARKER_KEY = "marker_genes-drug-rank"
@@ -50,7 +51,7 @@ def load_sciplex3(
     ----------
     path
         The ``.h5ad`` file, a folder holding ``hvg.h5ad``, or None for
-        ``$TRACKABILITY_DATA/srivatsan2020_sciplex3/hvg.h5ad`` (else the cache folder).
+        ``$TRACKABILITY_DATA/scrna-sciplex3/hvg.h5ad`` (else the cache folder).
     drugs
         Drugs whose cells are loaded, besides ``control`` (default: every cell, i.e. the whole
         762k-cell file; pass the drugs a task needs).
