@@ -200,7 +200,8 @@ def real_data(fractions=(0.1, 0.5, 1.0)) -> tuple[pd.DataFrame, pd.DataFrame]:
             sep = min_separation(x0).distance
             row = {
                 "population": name, "centered": center, "n": n, "d": x0.shape[1],
-                "delta": r.delta, "lambda_min": r.lambda_min, "lambda_max": r.lambda_max,
+                "delta": r.delta, "one_minus_delta": 1 - r.delta, "lambda_min": r.lambda_min,
+                "lambda_max": r.lambda_max,
                 "worst_pair": str(r.worst_pair), "certified_displacement": eps,
                 "half_min_separation": sep / 2, "rms_radius": radius,
                 "seconds": time.perf_counter() - t0,
@@ -220,9 +221,9 @@ def real_data(fractions=(0.1, 0.5, 1.0)) -> tuple[pd.DataFrame, pd.DataFrame]:
             pairs.append({
                 "control": ctrl, "treated": drug, "n0": x0.shape[0], "nt": xt.shape[0],
                 "delta": rep.delta, "mean_shift": shift, "matched_disp_sup": disp["sup"],
-                "matched_disp_q95": disp["robust"], "Delta_over_gap_sup": rep.Delta,
+                "matched_disp_q95": disp["robust"], "Delta_in_gaps": rep.Delta,
                 "ratio_sup": rep.ratio, "ratio_mean_shift": shift / (rep.Delta * rep.L),
-                "Delta_separation_sup": rep.Delta_separation, "regime": rep.regime,
+                "Delta_separation_in_gaps": rep.Delta_separation, "regime": rep.regime,
             })
     return pd.DataFrame(rows), pd.DataFrame(pairs)
 
@@ -235,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--figures", default="docs/figures", help="Folder for the PNG figures.")
     ap.add_argument("--trials", type=int, default=None, help="Trials per grid point.")
     ap.add_argument("--n-jobs", type=int, default=1, help="Parallel workers of the sweep.")
+    ap.add_argument("--replot", action="store_true",
+                    help="Redraw the phase figure from the CSVs already in --out (no sweep).")
     args = ap.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     out, figs = Path(args.out), Path(args.figures)
@@ -261,6 +264,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(dims)} dims, n = {n}, {time.perf_counter() - t0:.0f} s)")
         print(summ.to_string(index=False))
 
+    if args.replot:
+        from trackability.plotting.diagnostics import plot_phase_with_delta
+
+        plot_phase_with_delta(pd.read_csv(out / "phase.csv"), pd.read_csv(out / "phase_deltas.csv"),
+                              path=figs / "diagnostics_phase_delta.png")
+        parts.discard("phase")
     if "phase" in parts:
         from trackability.plotting.diagnostics import plot_phase_with_delta
 

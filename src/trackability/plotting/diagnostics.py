@@ -120,6 +120,8 @@ def plot_trackable_region(
     if n is not None and gap is not None:
         ax.plot([n], [gap], marker="*", ms=14, color="black", ls="none",
                 label=f"this experiment (n = {n}, t = {gap:.3g})")
+    elif n is not None:
+        ax.axvline(n, color="black", ls=":", lw=1.5, label=f"this data set (n = {n})")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
@@ -188,8 +190,8 @@ def plot_phase_with_delta(
         if tab.empty:
             raise ValueError(f"{name} is empty; nothing to plot.")
     gens = list(dict.fromkeys(phase["generator"])) if "generator" in phase.columns else [None]
-    fig, axes = plt.subplots(1, len(gens), figsize=(6.4 * len(gens) + 0.8, 4.8), squeeze=False,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(1, len(gens), figsize=(6.4 * len(gens) + 0.8, 5.1), squeeze=False,
+                             layout="constrained")
     mesh = None
     for ax, g in zip(axes[0], gens, strict=True):
         sub = phase if g is None else phase[phase["generator"] == g]
@@ -239,7 +241,9 @@ def plot_phase_with_delta(
         if "trials" in sub.columns:
             extra += f", {int(sub['trials'].min())} trials per cell"
         ax.set_title(f"{_TITLES.get(g, g or '')}{extra}", fontsize=10)
-        ax.legend(fontsize=7.5, loc="upper left", framealpha=0.85)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8.5,
+               frameon=False)
     fig.colorbar(mesh, ax=axes[0].tolist(), label="recovery rate (fraction of cells matched)",
                  shrink=0.9)
     fig.suptitle(title or "LAOT phase transition with the computed critical gap Δ", fontsize=11)
