@@ -141,6 +141,37 @@ def test_ap1_rejects_malformed(tmp_path, rng):
         load_ap1(_write_xlsx(frame.iloc[:0], tmp_path))
 
 
+def test_ap1_all_sheets_and_sheet_errors(tmp_path, rng):
+    first, second = _ap1_frame(rng, 6), _ap1_frame(rng, 9)
+    f = tmp_path / "mmc5.xlsx"
+    with pd.ExcelWriter(f, engine="openpyxl") as w:
+        first.to_excel(w, sheet_name="COLO858", index=False)
+        second.to_excel(w, sheet_name="WM902B", index=False)
+    both = load_ap1(f, sheet=None)
+    cols = [f"{p} (log a.u.)" for p in AP1_PROTEINS]
+    np.testing.assert_array_equal(both.X, np.vstack([first[cols].to_numpy(), second[cols].to_numpy()]))
+    assert both.obs["sheet"].astype(str).tolist() == ["COLO858"] * 6 + ["WM902B"] * 9
+    np.testing.assert_array_equal(load_ap1(f, sheet="WM902B").X, second[cols].to_numpy())
+    with pytest.raises(ValueError, match="no sheet 'absent'"):
+        load_ap1(f, sheet="absent")
+    bad = second.copy()
+    bad.loc[4, "p-ATF2 (log a.u.)"] = np.nan
+    with pd.ExcelWriter(f, engine="openpyxl") as w:
+        first.to_excel(w, sheet_name="COLO858", index=False)
+        bad.to_excel(w, sheet_name="WM902B", index=False)
+    with pytest.raises(ValueError, match=r"mmc5\.xlsx \[sheet 'WM902B'\]: column 'p-ATF2 .*row 6"):
+        load_ap1(f, sheet=None)
+
+
+def test_ap1_blank_row_keeps_row_numbers(tmp_path, rng):
+    frame = _ap1_frame(rng, 8)
+    frame.loc[3] = np.nan  # an empty row in the middle of the sheet (row 5)
+    with pytest.raises(ValueError, match=r"column 'cFOS \(log a\.u\.\)'.*non-finite.*first at row 5"):
+        load_ap1(_write_xlsx(frame, tmp_path))
+    padded = pd.concat([_ap1_frame(rng, 8), pd.DataFrame(np.nan, index=range(3), columns=frame.columns)])
+    assert load_ap1(_write_xlsx(padded, tmp_path)).n_obs == 8  # trailing empty rows are dropped
+
+
 def test_ap1_rejects_bad_files(tmp_path, rng):
     f = _write_xlsx(_ap1_frame(rng, 12), tmp_path)
     data = f.read_bytes()

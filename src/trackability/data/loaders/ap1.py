@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -75,7 +74,7 @@ def parse_time_hours(value: Any) -> float:
     return float(m.group(1)) * _TO_HOURS[unit]
 
 
-def _find_header(raw: pd.DataFrame, f: Path) -> int:
+def _find_header(raw: pd.DataFrame) -> int:
     """Row (0-based) of the sheet that holds the column names; supplementary tables may have a title."""
     for i in range(min(len(raw), 20)):
         row = {str(v).strip() for v in raw.iloc[i].tolist()}
@@ -97,7 +96,8 @@ def load_ap1(
         ``mmc5.xlsx`` (or a ``.csv`` export of that sheet with the same columns), a folder holding
         it, or None for ``$TRACKABILITY_DATA/comandante_lou2022/mmc5.xlsx`` (else the cache folder).
     sheet
-        Sheet of the workbook to read (index or name).
+        Sheet of the workbook to read (index or name), or None for every sheet (each must have the
+        schema; the cells are concatenated and ``obs['sheet']`` names their sheet).
 
     Returns
     -------
@@ -123,67 +123,91 @@ def load_ap1(
     f = locate(path, AP1_DEFAULT, what=WHAT, suffixes=(".xlsx", ".csv"), names_in_folder=("mmc5.xlsx",))
     try:
         if f.suffix.lower() == ".csv":
-            raw = pd.read_csv(f, header=None, dtype=object)
+            sheets = {None: pd.read_csv(f, header=None, dtype=object)}
         else:
-            raw = pd.read_excel(f, sheet_name=sheet, header=None, dtype=object, engine="openpyxl")
+            read = pd.read_excel(f, sheet_name=sheet, header=None, dtype=object, engine="openpyxl")
+            sheets = read if sheet is None else {sheet: read}
     except Exception as exc:
         raise ValueError(
-            f"{f}: cannot be read as a {f.suffix} table (truncated or wrong format?): {exc}"
+            f"{f}: cannot be read as a {f.suffix} table (truncated, wrong format or no sheet {sheet!r}?): "
+            f"{exc}"
         ) from exc
-    h = _find_header(raw, f)
+    blocks, frames = [], []
+    for name, raw in sheets.items():
+        source = str(f) if sheet is not None or name is None else f"{f} [sheet {name!r}]"
+        x, obs = _parse_sheet(raw, source)
+        if sheet is None and name is not None:
+            obs["sheet"] = str(name)
+        blocks.append(x)
+        frames.append(obs)
+    obs = pd.concat(frames, ignore_index=True)
+    seen = set(obs["condition"])
+    obs["condition"] = pd.Categorical(obs["condition"], categories=[c for c in AP1_CONDITIONS if c in seen])
+    for col in obs.columns:
+        if obs[col].dtype == object:
+            obs[col] = pd.Categorical(obs[col].astype(str))
+    obs.index = pd.Index([f"cell{i}" for i in range(len(obs))], name="cell")
+    var = pd.DataFrame(index=pd.Index(list(AP1_PROTEINS), name="protein"))
+    adata = anndata.AnnData(X=np.vstack(blocks), obs=obs, var=var)
+    adata.uns["loader"] = loader_info(
+        "ap1", [f], sheet=("all" if sheet is None else sheet) if f.suffix.lower() == ".xlsx" else "none"
+    )
+    return adata
+
+
+def _parse_sheet(raw: pd.DataFrame, source: str) -> tuple[np.ndarray, pd.DataFrame]:
+    """Validate one sheet (header anywhere in its first 20 rows) into (X, obs columns)."""
+    import pandas as pd
+
+    h = _find_header(raw)
     frame = raw.iloc[h + 1:].reset_index(drop=True)
     frame.columns = [str(c).strip() for c in raw.iloc[h].tolist()]
-    frame = frame.dropna(how="all")
+    # Drop trailing empty rows only, so that row numbers in messages stay those of the sheet.
+    filled = np.flatnonzero(frame.notna().any(axis=1).to_numpy())
+    frame = frame.iloc[: filled[-1] + 1 if filled.size else 0]
     columns = [p + AP1_UNIT for p in AP1_PROTEINS]
-    require_columns(frame.columns, [*_META, *columns], source=str(f), kind="column(s)")
+    require_columns(frame.columns, [*_META, *columns], source=source, kind="column(s)")
     if len(frame) == 0:
-        raise ValueError(f"{f}: holds no cells.")
-    # Excel row numbers in messages: header on row h + 1, first cell on row h + 2.
-    x = numeric_block(frame, columns, source=str(f), row_offset=h + 2)
-
-    for col in ("cell_line", "condition", "time", "replicate_id"):
+        raise ValueError(f"{source}: holds no cells.")
+    # Sheet row numbers in messages: header on row h + 1, first cell on row h + 2.
+    x = numeric_block(frame, columns, source=source, row_offset=h + 2)
+    for col in _META:
         empty = frame[col].isna()
         if empty.any():
             i = int(np.flatnonzero(empty.to_numpy())[0])
             raise ValueError(
-                f"{f}: column {col!r} is empty for {int(empty.sum())} cell(s), first at row {i + h + 2}."
+                f"{source}: column {col!r} is empty for {int(empty.sum())} cell(s), first at row {i + h + 2}."
             )
     condition = frame["condition"].map(normalise_label)
-    check_labels(condition, AP1_CONDITIONS, source=str(f), column="condition")
+    check_labels(condition, AP1_CONDITIONS, source=source, column="condition")
     hours = np.empty(len(frame))
     for i, value in enumerate(frame["time"].tolist()):
         try:
             hours[i] = parse_time_hours(value)
         except ValueError as exc:
-            raise ValueError(f"{f}: column 'time', row {i + h + 2}: {exc}.") from exc
-
-    seen = set(condition)
-    extra = [c for c in frame.columns if c not in (*_META, *columns)]
+            raise ValueError(f"{source}: column 'time', row {i + h + 2}: {exc}.") from exc
     obs = pd.DataFrame(
         {
-            "cell_line": pd.Categorical(frame["cell_line"].astype(str).str.strip()),
-            "condition": pd.Categorical(condition, categories=[c for c in AP1_CONDITIONS if c in seen]),
+            "cell_line": frame["cell_line"].astype(str).str.strip().to_numpy(dtype=object),
+            "condition": condition.to_numpy(dtype=object),
             "time": _tidy(frame["time"]),
             "time_h": hours,
             "replicate_id": _tidy(frame["replicate_id"]),
         }
     )
-    for col in extra:
-        obs[col] = _tidy(frame[col])
-    obs.index = pd.Index([f"cell{i}" for i in range(len(obs))], name="cell")
-    var = pd.DataFrame(index=pd.Index(list(AP1_PROTEINS), name="protein"))
-    adata = anndata.AnnData(X=x, obs=obs, var=var)
-    adata.uns["loader"] = loader_info("ap1", [f], sheet=sheet if f.suffix.lower() == ".xlsx" else "none")
-    return adata
+    for col in frame.columns:
+        if col not in (*_META, *columns):
+            obs[col] = _tidy(frame[col])
+    return x, obs
 
 
 def _tidy(values: pd.Series) -> Any:
-    """Column as read, with numbers kept numeric (int where all integral) and text as categories."""
+    """Column as read, with numbers kept numeric (int where all integral) and text as stripped str."""
     import pandas as pd
 
     num = pd.to_numeric(values, errors="coerce")
     if num.notna().all():
         arr = num.to_numpy(dtype=np.float64)
         return arr.astype(np.int64) if np.all(arr == np.round(arr)) else arr
-    return pd.Categorical(values.astype(str).str.strip())
+    return values.astype(str).str.strip().to_numpy(dtype=object)
 
