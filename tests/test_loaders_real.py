@@ -111,6 +111,10 @@ def test_sachs_default_location_and_subset(real_data_dir, monkeypatch):
     a = load_sachs(source="csv", conditions=[2, 10])
     assert a.obs["condition_id"].tolist() == [2] * 902 + [10] * 899
     assert a.obs_names.is_unique
+    b = load_sachs(real_data_dir, source="csv", conditions=[2, 10])  # the data root works too
+    np.testing.assert_array_equal(a.X, b.X)
+    k = load_kang(real_data_dir)
+    assert k.shape == (1975, 6998)
 
 
 def test_sachs_writes_to_h5ad(sachs_raw_csv, tmp_path):

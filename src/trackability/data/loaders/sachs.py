@@ -83,6 +83,8 @@ def _route(p: Path, source: str) -> tuple[str, Path]:
         raise ValueError(
             f"{WHAT}: {p} has extension {suffix or '(none)'!r}; expected a .csv file or a folder."
         )
+    if not (p / XLS_DIR).is_dir() and not (p / TSV_NAME).is_file() and (p / "sachs2005").is_dir():
+        p = p / "sachs2005"  # the data root itself
     xls_dir = p / XLS_DIR if (p / XLS_DIR).is_dir() else p
     has_xls = any(f.suffix.lower() == ".xls" for f in xls_dir.iterdir())
     csv = p / TSV_NAME
@@ -225,8 +227,8 @@ def load_sachs(
     ----------
     path
         The data-set folder (holding ``raw_xls/`` and/or ``sachs2005_tidy.csv``), the folder of the
-        14 ``.xls`` files, the CSV file itself, or None for ``$TRACKABILITY_DATA/sachs2005`` (else
-        the cache folder ``~/.cache/trackability/sachs2005``).
+        14 ``.xls`` files, the CSV file itself, the data root holding ``sachs2005/``, or None for
+        ``$TRACKABILITY_DATA/sachs2005`` (else the cache folder ``~/.cache/trackability/sachs2005``).
     transform
         ``"log"`` (natural log; the values are strictly positive linear fluorescence, and a value
         <= 0 is an error), ``"arcsinh"`` (``arcsinh(x / cofactor)``) or None (raw values).
