@@ -97,6 +97,16 @@ class RIPResult:
         return out
 
 
+#: With ``block_size=None``, blocks hold about this many pairs (32 MiB per float64 array).
+BLOCK_ENTRIES = 4_000_000
+
+
+def _block_rows(block_size: int | None, n: int) -> int:
+    if block_size is None:
+        return int(max(16, min(1024, BLOCK_ENTRIES // max(n, 1))))
+    return int(block_size)
+
+
 def pair_gram_eigenvalues(
     a: np.ndarray, b: np.ndarray, g: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +150,7 @@ def rip(
     scale: float | str = "optimal",
     center: bool = False,
     max_pairs: int = DEFAULT_MAX_PAIRS,
-    block_size: int = 1024,
+    block_size: int | None = None,
     random_state: Any = 0,
     progress: bool | None = None,
 ) -> RIPResult:
@@ -165,7 +175,8 @@ def rip(
         uniform random sample of ``max_pairs`` pairs (reported in the result, an optimistic
         estimate).
     block_size
-        Rows per block: memory is ``O(block_size * n)``, time ``O(n^2 d)``.
+        Rows per block: memory is ``O(block_size * n)``, time ``O(n^2 d)``. None: about
+        :data:`BLOCK_ENTRIES` pairs per block (at most 1024 rows).
     random_state
         Seed for the pair sample (used only above ``max_pairs``).
     progress
@@ -193,8 +204,8 @@ def rip(
     x = check_array(x0, "x0", min_samples=k)
     if not isinstance(max_pairs, int | np.integer) or max_pairs < 1:
         raise ValueError(f"max_pairs must be a positive integer; got {max_pairs!r}.")
-    if not isinstance(block_size, int | np.integer) or block_size < 1:
-        raise ValueError(f"block_size must be a positive integer; got {block_size!r}.")
+    if block_size is not None and (not isinstance(block_size, int | np.integer) or block_size < 1):
+        raise ValueError(f"block_size must be a positive integer or None; got {block_size!r}.")
     if center:
         x = x - x.mean(axis=0)
     n = x.shape[0]
@@ -209,17 +220,17 @@ def rip(
 
     best_min, best_max, worst = np.inf, -np.inf, (0, 1)
     if n_pairs <= max_pairs:
-        starts = range(0, n - 1, int(block_size))
+        block = _block_rows(block_size, n)
+        starts = range(0, n - 1, block)
         for s in progress_bar(starts, total=len(starts), desc="RIP pairs", progress=progress):
-            e = min(s + int(block_size), n - 1)
-            # rows s..e-1 against columns s+1..n-1; keep j > i only
+            e = min(s + block, n - 1)
+            # rows s..e-1 against columns s+1..n-1; entry (r, c) is the pair (s + r, s + 1 + c),
+            # a real pair (j > i) unless c < r, which only happens in the leading b x b square
             g = x[s:e] @ x[s + 1 :].T
             lmin, lmax = pair_gram_eigenvalues(sq[s:e, None], sq[None, s + 1 :], g)
-            cols = np.arange(s + 1, n)[None, :]
-            rows = np.arange(s, e)[:, None]
-            upper = cols > rows
-            lmin = np.where(upper, lmin, np.inf)
-            lmax = np.where(upper, lmax, -np.inf)
+            below = np.tril_indices(e - s, k=-1)
+            lmin[below] = np.inf
+            lmax[below] = -np.inf
             flat = int(np.argmin(lmin))
             if lmin.flat[flat] < best_min:
                 best_min = float(lmin.flat[flat])
@@ -283,7 +294,7 @@ def min_separation(
     x0: Any,
     *,
     max_pairs: int = DEFAULT_MAX_PAIRS,
-    block_size: int = 1024,
+    block_size: int | None = None,
     random_state: Any = 0,
 ) -> Separation:
     """Smallest Euclidean distance between two cells of ``x0`` (blocked, exact up to ``max_pairs``).
@@ -300,11 +311,11 @@ def min_separation(
     n_pairs = n * (n - 1) // 2
     best, pair = np.inf, (0, 1)
     if n_pairs <= max_pairs:
-        for s in range(0, n - 1, int(block_size)):
-            e = min(s + int(block_size), n - 1)
+        block = _block_rows(block_size, n)
+        for s in range(0, n - 1, block):
+            e = min(s + block, n - 1)
             d2 = squared_distances(x[s:e], x[s + 1 :])
-            upper = np.arange(s + 1, n)[None, :] > np.arange(s, e)[:, None]
-            d2 = np.where(upper, d2, np.inf)
+            d2[np.tril_indices(e - s, k=-1)] = np.inf
             flat = int(np.argmin(d2))
             if d2.flat[flat] < best:
                 best = float(d2.flat[flat])
