@@ -491,6 +491,47 @@ def test_2i_hvg_on_given_cells(tmp_path, rng):
         load_2i(folder, n_top_genes=5, hvg_cells=["nope"])
 
 
+@pytest.mark.parametrize("legacy_dense", [False, True])
+def test_2i_hvg_block_reading_is_exact(tmp_path, rng, monkeypatch, legacy_dense):
+    """Reading the matrix in blocks of a few rows gives the same genes and values as one block."""
+    import h5py
+
+    from trackability.data.loaders import two_i
+
+    folder, a, day_of, two_i_ids = _two_i_folder(tmp_path, rng)
+    if legacy_dense:
+        m = folder / "ExprMatrix.h5ad"
+        m.unlink()
+        with h5py.File(m, "w") as f:
+            f["X"] = a.X.toarray()
+            f["obs"] = np.array([(c.encode(),) for c in a.obs_names], dtype=[("index", "S40")])
+            f["var"] = np.array([(g.encode(),) for g in a.var_names], dtype=[("index", "S40")])
+    train = np.arange(len(two_i_ids)) % 3 != 0
+    whole = load_2i(folder, n_top_genes=6, hvg_cells=train)
+    monkeypatch.setattr(two_i, "_CHUNK_BYTES", 8 * 40 * 4)  # 4 rows of 40 genes per block
+    blocks = load_2i(folder, n_top_genes=6, hvg_cells=train)
+    assert list(blocks.var_names) == list(whole.var_names)
+    x_whole = whole.X.toarray() if sp.issparse(whole.X) else whole.X
+    x_blocks = blocks.X.toarray() if sp.issparse(blocks.X) else blocks.X
+    np.testing.assert_array_equal(x_blocks, x_whole)
+    np.testing.assert_allclose(blocks.var["dispersion_norm"], whole.var["dispersion_norm"], rtol=1e-12)
+    full = a[two_i_ids].X.toarray().astype(np.float64)
+    exp = np.argsort(-np.round(_naive_norm_dispersion(full[train]), 12), kind="stable")[:6]
+    assert list(blocks.var_names) == [f"Gene{j}" for j in exp]
+    np.testing.assert_array_equal(x_blocks, full[:, exp].astype(np.float32))
+
+
+def test_2i_hvg_rejects_nan_in_matrix(tmp_path, rng):
+    folder, a, day_of, two_i_ids = _two_i_folder(tmp_path, rng)
+    x = a.X.toarray()
+    x[list(a.obs_names).index(two_i_ids[2]), 7] = np.nan
+    anndata.AnnData(X=x, obs=a.obs, var=a.var).write_h5ad(folder / "ExprMatrix.h5ad")
+    with pytest.raises(ValueError, match=r"ExprMatrix\.h5ad: X holds 1 NaN/inf"):
+        load_2i(folder, n_top_genes=5)
+    with pytest.raises(ValueError, match=r"ExprMatrix\.h5ad: X holds 1 NaN/inf"):
+        load_2i(folder)
+
+
 def test_2i_rejects_malformed(tmp_path, rng):
     folder, a, day_of, two_i = _two_i_folder(tmp_path, rng)
     with pytest.raises(ValueError, match="days: 20 have no 2i cells"):

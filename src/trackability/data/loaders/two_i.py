@@ -79,20 +79,32 @@ def dispersion_hvg(
         Normalised dispersion of every gene (NaN where undefined).
 
     """
-    if isinstance(n_top_genes, bool) or not isinstance(n_top_genes, (int, np.integer)) or n_top_genes < 1:
-        raise ValueError(f"n_top_genes must be a positive integer; got {n_top_genes!r}.")
+    _check_n_top(n_top_genes)
     if x.shape[0] < 2:
         raise ValueError(f"highly variable genes need at least 2 cells; got {x.shape[0]}.")
+    s1, s2 = _sums(x)
+    return _select_by_dispersion(s1, s2, x.shape[0], n_top_genes, n_bins)
+
+
+def _check_n_top(n_top_genes: Any) -> None:
+    if isinstance(n_top_genes, bool) or not isinstance(n_top_genes, (int, np.integer)) or n_top_genes < 1:
+        raise ValueError(f"n_top_genes must be a positive integer; got {n_top_genes!r}.")
+
+
+def _sums(x: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene sum and sum of squares (float64) of a dense or sparse block of cells."""
     if hasattr(x, "toarray"):
-        xs = x.tocsc().astype(np.float64)
-        mean = np.asarray(xs.mean(axis=0)).ravel()
-        sq = np.asarray(xs.multiply(xs).mean(axis=0)).ravel()
-    else:
-        xd = np.asarray(x, dtype=np.float64)
-        mean = xd.mean(axis=0)
-        sq = (xd * xd).mean(axis=0)
-    n = x.shape[0]
-    var = np.maximum(sq - mean**2, 0.0) * n / (n - 1)
+        xs = x.tocsr().astype(np.float64)
+        return np.asarray(xs.sum(axis=0)).ravel(), np.asarray(xs.multiply(xs).sum(axis=0)).ravel()
+    xd = np.asarray(x, dtype=np.float64)
+    return xd.sum(axis=0), (xd * xd).sum(axis=0)
+
+
+def _select_by_dispersion(
+    s1: np.ndarray, s2: np.ndarray, n: int, n_top_genes: int, n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    mean = s1 / n
+    var = np.maximum(s2 / n - mean**2, 0.0) * n / (n - 1)
     ok = (mean > 0) & (var > 0)
     disp = np.full(mean.shape, np.nan)
     disp[ok] = np.log(var[ok] / mean[ok])
@@ -120,6 +132,43 @@ def dispersion_hvg(
     # not by floating-point noise.
     order = ranked[np.argsort(-np.round(norm[ranked], 12), kind="stable")]
     return order[:n_top_genes], norm
+
+
+#: Rows of the backed matrix are read in blocks of about this many bytes (as float64).
+_CHUNK_BYTES = 64 * 2**20
+
+
+def _row_blocks(rows: np.ndarray, n_vars: int) -> list[np.ndarray]:
+    step = max(1, _CHUNK_BYTES // (8 * max(n_vars, 1)))
+    return [rows[i:i + step] for i in range(0, rows.size, step)]
+
+
+def _read_block(x: Any, rows: np.ndarray, source: str, cols: np.ndarray | None = None) -> Any:
+    try:
+        block = x[rows]
+    except Exception as exc:
+        raise ValueError(f"{source}: could not read rows of X (truncated?): {exc}") from exc
+    if cols is not None:
+        block = block[:, cols]
+    check_finite_matrix(block, source=source)
+    return block
+
+
+def _hvg_mask(hvg_cells: Any, obs_names: np.ndarray) -> np.ndarray:
+    if hvg_cells is None:
+        return np.ones(obs_names.size, dtype=bool)
+    hv = np.asarray(hvg_cells)
+    if hv.dtype == bool:
+        if hv.shape != obs_names.shape:
+            raise ValueError(
+                f"hvg_cells: boolean mask of length {hv.shape[0]} but {obs_names.size} cells are loaded."
+            )
+        return hv
+    wanted = set(hv.astype(str))
+    unknown = len(wanted - set(obs_names))
+    if unknown:
+        raise ValueError(f"hvg_cells: {unknown} name(s) are not among the loaded cells.")
+    return np.isin(obs_names, list(wanted))
 
 
 def _read_ids(f: Path) -> list[str]:
@@ -204,6 +253,7 @@ def load_2i(
         cells.
 
     """
+    import anndata
     import pandas as pd
 
     check_choice(branch, "branch", tuple(TWO_I_ID_FILES))
@@ -250,12 +300,45 @@ def load_2i(
                 )
             keep &= np.isin(cell_day, wanted)
         idx = np.flatnonzero(keep)
-        try:
-            adata = backed[idx].to_memory()
-        except Exception as exc:
-            raise ValueError(
-                f"{files['matrix']}: could not read the selected cells (truncated?): {exc}"
-            ) from exc
+        source = str(files["matrix"])
+        if n_top_genes is None:
+            try:
+                adata = backed[idx].to_memory()
+            except Exception as exc:
+                raise ValueError(f"{source}: could not read the selected cells (truncated?): {exc}") from exc
+            check_finite_matrix(adata.X, source=source)
+        else:
+            # Two passes over row blocks: per-gene sums on the hvg cells, then only the chosen genes
+            # of the selected cells, so that memory stays O(block + cells x n_top_genes) even for
+            # a dense cells x all-genes matrix.
+            _check_n_top(n_top_genes)
+            rows = _hvg_mask(hvg_cells, names[idx])
+            hv_rows = idx[rows]
+            if hv_rows.size < 2:
+                raise ValueError(f"highly variable genes need at least 2 cells; got {hv_rows.size}.")
+            s1 = np.zeros(backed.n_vars)
+            s2 = np.zeros(backed.n_vars)
+            for block_rows in _row_blocks(hv_rows, backed.n_vars):
+                b1, b2 = _sums(_read_block(backed.X, block_rows, source))
+                s1 += b1
+                s2 += b2
+            chosen, norm = _select_by_dispersion(s1, s2, hv_rows.size, int(n_top_genes), 20)
+            blocks = [_read_block(backed.X, r, source, chosen) for r in _row_blocks(idx, backed.n_vars)]
+            sparse = any(hasattr(b, "toarray") for b in blocks)
+            if sparse:
+                import scipy.sparse as sp
+
+                x = sp.vstack([sp.csr_matrix(b) for b in blocks], format="csr")
+            else:
+                x = np.vstack([np.asarray(b) for b in blocks]) if blocks else np.empty((0, chosen.size))
+            var = backed.var.iloc[chosen].copy()
+            var["dispersion_norm"] = norm[chosen]
+            adata = anndata.AnnData(X=x, obs=backed.obs.iloc[idx].copy(), var=var)
+            adata.uns["hvg"] = {
+                "n_top_genes": int(n_top_genes),
+                "n_cells": int(hv_rows.size),
+                "method": "seurat-style normalised dispersion",
+            }
     finally:
         if getattr(backed, "file", None) is not None:
             backed.file.close()
@@ -266,30 +349,7 @@ def load_2i(
             UserWarning,
             stacklevel=2,
         )
-    check_finite_matrix(adata.X, source=str(files["matrix"]))
     adata.obs["day"] = cell_day[idx]
-
-    if n_top_genes is not None:
-        if hvg_cells is None:
-            rows = np.ones(adata.n_obs, dtype=bool)
-        else:
-            hv = np.asarray(hvg_cells)
-            if hv.dtype == bool:
-                if hv.shape != (adata.n_obs,):
-                    raise ValueError(
-                        f"hvg_cells: boolean mask of length {hv.shape[0]} but {adata.n_obs} cells are loaded."
-                    )
-                rows = hv
-            else:
-                rows = adata.obs_names.isin(hv.astype(str))
-                unknown = len(set(hv.astype(str)) - set(adata.obs_names))
-                if unknown:
-                    raise ValueError(f"hvg_cells: {unknown} name(s) are not among the loaded cells.")
-        chosen, norm = dispersion_hvg(adata.X[np.flatnonzero(rows)], int(n_top_genes))
-        adata.var["dispersion_norm"] = norm
-        adata = adata[:, chosen].copy()
-        adata.uns["hvg"] = {"n_top_genes": int(n_top_genes), "n_cells": int(np.sum(rows)),
-                            "method": "seurat-style normalised dispersion"}
     adata.obs["day"] = pd.to_numeric(adata.obs["day"])
     adata.uns["loader"] = loader_info(
         "2i", list(files.values()), branch=branch,
