@@ -117,6 +117,44 @@ def split_validation(
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
+def monitoring_split(
+    source: np.ndarray,
+    target: np.ndarray,
+    validation_fraction: float,
+    rng: np.random.Generator,
+    *,
+    max_monitor: int = 1000,
+) -> dict[str, Any]:
+    """The seeded train/validation split and the cells used to monitor MMD^2 during training.
+
+    Draws, in this order from ``rng``: a torch seed, the source split, the target split, and the
+    training subsamples (``max_monitor`` cells each) on which the training MMD^2 is tracked. The
+    RBF bandwidth ``gamma`` is the median heuristic on the training cells only. Shared by CellOT
+    and the training-dynamics experiment, so that LAOT is monitored on exactly the same cells.
+
+    Returns
+    -------
+    dict
+        ``seed``, ``src_train``, ``src_val``, ``tgt_train``, ``tgt_val`` (row indices),
+        ``src_monitor``, ``tgt_monitor`` (row indices into ``source``/``target``) and ``gamma``.
+
+    """
+    from trackability.metrics import median_heuristic_gamma
+
+    seed = seed_from(rng)
+    src_tr, src_val = split_validation(source.shape[0], validation_fraction, rng)
+    tgt_tr, tgt_val = split_validation(target.shape[0], validation_fraction, rng)
+    gamma = median_heuristic_gamma(
+        source[src_tr], target[tgt_tr], max_samples=2000, random_state=seed
+    )
+    src_mon = src_tr[rng.permutation(src_tr.size)[:max_monitor]]
+    tgt_mon = tgt_tr[rng.permutation(tgt_tr.size)[:max_monitor]]
+    return {
+        "seed": seed, "src_train": src_tr, "src_val": src_val, "tgt_train": tgt_tr,
+        "tgt_val": tgt_val, "src_monitor": src_mon, "tgt_monitor": tgt_mon, "gamma": gamma,
+    }
+
+
 def check_fraction(value: Any, name: str) -> float:
     """Validate a fraction in [0, 1)."""
     try:

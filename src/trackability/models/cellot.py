@@ -23,17 +23,16 @@ import numpy as np
 
 from trackability._progress import progress_bar
 from trackability._validation import check_array, check_choice, check_positive, check_random_state
-from trackability.metrics import median_heuristic_gamma, mmd2
+from trackability.metrics import mmd2
 from trackability.models._torch import (
     BatchCycler,
     check_fraction,
     check_int,
     check_threads,
     copy_state,
+    monitoring_split,
     numpy_to_state,
     require_torch,
-    seed_from,
-    split_validation,
     state_to_numpy,
     torch_session,
 )
@@ -266,9 +265,12 @@ class CellOT(PerturbationModel):
         self._validate_params()
         t_start = time.perf_counter()
         rng = check_random_state(self.random_state)
-        seed = seed_from(rng)
-        src_tr, src_val = split_validation(source.shape[0], self.validation_fraction, rng)
-        tgt_tr, tgt_val = split_validation(target.shape[0], self.validation_fraction, rng)
+        split = monitoring_split(
+            source, target, self.validation_fraction, rng, max_monitor=MONITOR_CELLS
+        )
+        seed = split["seed"]
+        src_tr, src_val = split["src_train"], split["src_val"]
+        tgt_tr, tgt_val = split["tgt_train"], split["tgt_val"]
         if self.selection == "validation" and (src_val.size < 2 or tgt_val.size < 2):
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} leaves {src_val.size} source and "
@@ -276,12 +278,9 @@ class CellOT(PerturbationModel):
                 'choose a checkpoint (raise it, pass more cells, or use selection="last").'
             )
         x_tr, y_tr = source[src_tr], target[tgt_tr]
-        x_val, y_val = source[src_val], target[tgt_val]
-        self.gamma_ = median_heuristic_gamma(x_tr, y_tr, max_samples=2000, random_state=seed)
-        mon = rng.permutation(x_tr.shape[0])[:MONITOR_CELLS]
-        mon_y = rng.permutation(y_tr.shape[0])[:MONITOR_CELLS]
-        x_mon, y_mon = x_tr[mon], y_tr[mon_y]
-        x_val, y_val = x_val[:MONITOR_CELLS], y_val[:MONITOR_CELLS]
+        self.gamma_ = split["gamma"]
+        x_mon, y_mon = source[split["src_monitor"]], target[split["tgt_monitor"]]
+        x_val, y_val = source[src_val[:MONITOR_CELLS]], target[tgt_val[:MONITOR_CELLS]]
         have_val = x_val.shape[0] >= 2 and y_val.shape[0] >= 2
 
         rows: list[dict[str, float]] = []

@@ -14,6 +14,7 @@ _LAZY = {
     "plot_recovery_curves": "trackability.plotting.phase",
     "plot_phase_with_delta": "trackability.plotting.diagnostics",
     "plot_trackable_region": "trackability.plotting.diagnostics",
+    "plot_training_dynamics": "trackability.plotting.training",
 }
 
 __all__ = sorted(_LAZY)
