@@ -351,3 +351,22 @@ def test_diagnose_bad_input(rng):
         diagnose(x, x, 1.0, L_statistic="max")
     with pytest.raises(ValueError, match="NaN"):
         diagnose(x, np.full((10, 3), np.nan), 1.0)
+
+
+def test_regime_is_borderline_when_the_ratio_interval_contains_one():
+    """A point ratio above the band, but an interval that reaches below 1, is called borderline."""
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(30, 5))
+    step = rng.standard_t(2, size=(30, 5))  # heavy-tailed displacements: a wide interval
+    base = diagnose(x0, x0 + 1e-6 * step, 1.0, L_statistic="quantile", quantile=0.5, n_boot=0,
+                    progress=False)
+    # rescale the displacements so that the point ratio is 1.1, above the band (0.9, 1.05)
+    s = 1e-6 * 1.1 / base.ratio
+    band = (0.9, 1.05)
+    rep = diagnose(x0, x0 + s * step, 1.0, L_statistic="quantile", quantile=0.5, n_boot=400,
+                   borderline=band, progress=False)
+    assert rep.ratio == pytest.approx(1.1, rel=1e-6)
+    assert regime(1.0, rep.Delta, borderline=band)[0] == "untrackable"
+    lo, hi = rep.ci["ratio"]
+    assert lo < 1.0 < hi  # the precondition of this test
+    assert rep.regime == "borderline"
