@@ -30,7 +30,13 @@ from trackability.diagnostics.lipschitz import (
     lipschitz_from_map,
     lipschitz_from_timecourse,
 )
-from trackability.diagnostics.rip import DEFAULT_MAX_PAIRS, min_separation, rip
+from trackability.diagnostics.rip import (
+    DEFAULT_MAX_PAIRS,
+    RIPResult,
+    Separation,
+    min_separation,
+    rip,
+)
 
 
 @dataclass
@@ -311,7 +317,9 @@ def diagnose(
     )
 
 
-def _assumptions(r, sep, n, nt, d, source, statistic, n_boot) -> list[dict[str, str]]:
+def _assumptions(
+    r: RIPResult, sep: Separation, n: int, nt: int, d: int, source: str, statistic: str, n_boot: int
+) -> list[dict[str, str]]:
     out = []
     if r.holds:
         out.append({"name": "restricted isometry", "status": "ok",
