@@ -27,11 +27,17 @@ METHOD_TITLES = {
 def _standardise(name: str, history: Any) -> Any:
     import pandas as pd
 
-    if not isinstance(history, pd.DataFrame):
-        # A fitted model: read its history_.
-        from trackability.experiments.training_dynamics import history_table
-
-        return history_table(history)
+    if not isinstance(history, pd.DataFrame):  # a fitted model: draw its history_
+        h = getattr(history, "history_", None)
+        if not isinstance(h, pd.DataFrame):
+            raise ValueError(
+                f"histories[{name!r}] is neither a DataFrame nor a fitted model with history_."
+            )
+        out = _standardise(name, h)
+        kept = getattr(history, "best_step_", getattr(history, "best_epoch_", None))
+        if kept is not None:
+            out["selected"] = out["step"] == int(kept)
+        return out
     h = history
     if "train_loss_g" in h.columns:  # raw CellOT history_
         out = pd.DataFrame({
