@@ -12,7 +12,9 @@ Steps (each a ``(name, options)`` pair, or just the name):
 - ``"variable"``: keep the ``n`` features with the largest training variance.
 - ``"standardize"``: subtract the training mean and divide by the training standard deviation
   (features with zero variance keep scale 1).
-- ``"pca"``: project on the first ``n_components`` principal axes of the centred training cells.
+- ``"pca"``: project on the first ``n_components`` principal axes of the centred training cells
+  (``solver``: ``"full"`` SVD, ``"randomized"`` (seeded, Halko et al.), or ``"auto"``: randomized
+  when both dimensions exceed 500 and ``n_components`` is below half of them).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def _normalise_steps(steps: Any) -> list[tuple[str, dict[str, Any]]]:
             raise ValueError(f"steps[{i}] must be a name or (name, options); got {st!r}.")
         check_choice(name, f"steps[{i}]", STEPS)
         allowed = {"log1p": set(), "arcsinh": {"cofactor"}, "variable": {"n"},
-                   "standardize": set(), "pca": {"n_components", "n"}}[name]
+                   "standardize": set(), "pca": {"n_components", "n", "solver"}}[name]
         unknown = set(opts) - allowed
         if unknown:
             raise ValueError(
@@ -131,14 +133,27 @@ class Preprocessor:
                 if k < 1:
                     raise ValueError("pca step needs at least 2 training cells.")
                 mean = x.mean(axis=0)
-                _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
-                comps = vt[:k]
+                xc = x - mean
+                solver = opts.get("solver", "auto")
+                check_choice(solver, "pca solver", ("auto", "full", "randomized"))
+                if solver == "auto":
+                    small = min(xc.shape)
+                    solver = "randomized" if small > 500 and k < 0.5 * small else "full"
+                if solver == "randomized":
+                    from sklearn.utils.extmath import randomized_svd
+
+                    _, s, vt = randomized_svd(xc, k, n_iter=7, random_state=0)
+                else:
+                    _, s, vt = np.linalg.svd(xc, full_matrices=False)
+                total = float(np.einsum("ij,ij->", xc, xc))
+                s, comps = s[:k], vt[:k]
                 # deterministic signs: the largest-magnitude loading of each axis is positive
                 signs = np.sign(comps[np.arange(k), np.argmax(np.abs(comps), axis=1)])
                 signs[signs == 0] = 1.0
                 comps = comps * signs[:, None]
                 p["mean"], p["components"] = mean, comps
-                p["explained_variance_ratio"] = (s[:k] ** 2) / max(float(np.sum(s**2)), 1e-300)
+                p["explained_variance_ratio"] = s**2 / max(total, 1e-300)
+                p["solver"] = solver
                 names = [f"PC{i + 1}" for i in range(k)]
             params.append(p)
             x = self._apply(name, p, x)

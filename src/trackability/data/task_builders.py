@@ -35,6 +35,9 @@ SPLIT_KINDS = ("within", "replicate", "holdout")
 
 Entry = tuple[str, Callable[[int], Task]]
 
+#: Dense control / treated matrices of the last data set densified in this process.
+_DENSE: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
+
 
 # -- loading (cached per process) ----------------------------------------------------------------
 def _freeze(options: dict[str, Any]) -> str:
@@ -201,9 +204,12 @@ def _kang(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
     if not is_c.any() or not is_s.any():
         raise ValueError(f"kang: obs[{ck!r}] must contain {ctrl!r} and {stim!r}.")
 
-    @functools.lru_cache(maxsize=1)
     def arrays() -> tuple[np.ndarray, np.ndarray]:
-        return _rows(adata, is_c), _rows(adata, is_s)
+        key = (id(adata), ck, ctrl, stim)
+        if key not in _DENSE:  # densify once per process, not once per task
+            _DENSE.clear()
+            _DENSE[key] = (_rows(adata, is_c), _rows(adata, is_s))
+        return _DENSE[key]
 
     entries: list[Entry] = []
     for ct in types:

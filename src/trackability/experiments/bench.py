@@ -74,8 +74,11 @@ class Job:
     @property
     def key(self) -> str:
         """Hash of everything that determines this row's numbers."""
+        # fields that only select which jobs run (not what a row contains) are left out, so that
+        # narrowing or widening a config later reuses the rows already computed
+        task = {k: v for k, v in self.task_cfg.items() if k not in ("only", "methods")}
         return config_hash(
-            {"task": self.task_cfg, "subtask": self.task, "method": self.method_cfg,
+            {"task": task, "subtask": self.task, "method": self.method_cfg,
              "metrics": self.metrics_cfg, "seed": self.seed}
         )
 
@@ -261,10 +264,34 @@ def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float) 
     return best[1], {"chosen": best[2], "grid_scores": scores}
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    """Compute and write the result row of one job (a module-level function: it pickles)."""
+_PREPARED: dict[str, tuple[Any, Any, Any]] = {}
+
+
+def _prepared(job: Job) -> tuple[Any, Any, Any]:
+    """(task, fitted preprocessor, preprocessed task) of a job, reused across its methods.
+
+    The split and the preprocessing depend on the task spec and the seed only; one entry is kept
+    per process (jobs are ordered task -> seed -> method).
+    """
     from trackability.data.preprocessing import Preprocessor
     from trackability.data.task_builders import build_task, load_dataset
+
+    tcfg = job.task_cfg
+    key = config_hash({"task": {k: v for k, v in tcfg.items() if k not in ("only", "methods")},
+                       "subtask": job.task, "seed": job.seed})
+    if key not in _PREPARED:
+        _PREPARED.clear()
+        options = {**tcfg.get("options", {}), **({"path": tcfg["path"]} if tcfg.get("path") else {})}
+        adata = load_dataset(tcfg["dataset"], **options)
+        task = build_task(tcfg["dataset"], job.task, job.seed, adata=adata,
+                          split=tcfg.get("split") or {}, **options)
+        pre = Preprocessor(tcfg.get("preprocessing") or [])
+        _PREPARED[key] = (task, pre, pre.fit_task(task))
+    return _PREPARED[key]
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Compute and write the result row of one job (a module-level function: it pickles)."""
     from trackability.metrics import median_heuristic_gamma
 
     tcfg, mcfg = job.task_cfg, job.method_cfg
@@ -278,12 +305,7 @@ def run_job(job: Job) -> dict[str, Any]:
     }
     t0 = time.perf_counter()
     try:
-        options = {**tcfg.get("options", {}), **({"path": tcfg["path"]} if tcfg.get("path") else {})}
-        adata = load_dataset(tcfg["dataset"], **options)
-        task = build_task(tcfg["dataset"], job.task, job.seed, adata=adata,
-                          split=tcfg.get("split") or {}, **options)
-        pre = Preprocessor(tcfg.get("preprocessing") or [])
-        ptask = pre.fit_task(task)
+        task, pre, ptask = _prepared(job)
         row.update({f"n_{k}": v for k, v in task.sizes().items()})
         row["d_input"] = task.n_features
         row["d_model"] = ptask.n_features
@@ -375,9 +397,12 @@ def plan(config: BenchConfig, out_dir: str | os.PathLike) -> list[Job]:
                 raise ConfigError(f"tasks {t.name!r}: only lists unknown task(s) {missing}; "
                                   f"available: {names}")
             names = [n for n in names if n in t.only]
+        methods = [m for m in config.methods if t.methods is None or m.name in t.methods]
+        # task -> seed -> method: the methods of one split run next to each other, so a worker
+        # reuses the split and preprocessing it has just built (see _prepared)
         for name in names:
-            for m in config.methods:
-                for seed in config.seeds:
+            for seed in config.seeds:
+                for m in methods:
                     jobs.append(Job(t.name, name, m.name, int(seed), tdump,
                                     m.model_dump(mode="json"), mcfg, config.name, chash,
                                     rows_dir, config.on_error))

@@ -69,6 +69,7 @@ class TaskConfig(_Strict):
     path: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     only: list[str] | None = None
+    methods: list[str] | None = None
     split: SplitConfig = Field(default_factory=SplitConfig)
     preprocessing: list[Any] = Field(default_factory=list)
     score_space: Literal["model", "input"] = "model"
@@ -178,6 +179,11 @@ class BenchConfig(_Strict):
             dup = sorted({n for n in names if names.count(n) > 1})
             if dup:
                 raise ValueError(f"{what}: duplicate name(s) {dup}")
+        known = {m.name for m in self.methods}
+        for i, t in enumerate(self.tasks):
+            bad = sorted(set(t.methods or []) - known)
+            if bad:
+                raise ValueError(f"tasks[{i}].methods: {bad} are not in methods {sorted(known)}")
         if self.require_baselines:
             keys = {m.key for m in self.methods}
             missing = [b for b in BASELINES if b not in keys]

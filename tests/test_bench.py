@@ -1,0 +1,250 @@
+"""The benchmark runner: shared metrics, train-only bandwidth, resumable rows, CLI, real Sachs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trackability.data.task_builders import build_task
+from trackability.experiments.bench import collect, plan, run_benchmark, score
+from trackability.experiments.config import ConfigError, validate_config
+from trackability.experiments.methods import register_method
+from trackability.metrics import mmd2
+from trackability.models import MeanShift
+
+REPO = Path(__file__).resolve().parents[1]
+VOLATILE = ("time_s", "finished_at", "host", "traceback")
+
+SYN = {"dims": [3], "gaps": [0.05, 1.0], "n": 60, "noise": 0.0}
+
+
+def _config(methods=None, seeds=5, **extra):
+    return validate_config({
+        "name": "syn",
+        "seeds": seeds,
+        "tasks": [{"name": "syn", "dataset": "synthetic", "options": SYN}],
+        "methods": methods or [{"name": "identity"}, {"name": "meanshift"},
+                               {"name": "laot", "params": {"max_iter": 20}}],
+        "metrics": {"w2_max_cells": 50},
+        **extra,
+    })
+
+
+def _stable(df: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in df.columns if not any(v in c for v in VOLATILE)]
+    return df[cols].sort_values(["task", "method", "seed"]).reset_index(drop=True)
+
+
+def test_one_row_per_task_method_seed_with_provenance(tmp_path):
+    df = run_benchmark(_config(), tmp_path, backend="serial", progress=False)
+    assert len(df) == 2 * 3 * 5
+    assert (df["status"] == "ok").all()
+    assert list(df.columns[:4]) == ["task", "method", "seed", "mmd2"]
+    for col in ("config_hash", "job_key", "package_version", "git_revision", "fit_time_s",
+                "hyperparameters", "gamma", "meta.gap", "meta.critical_gap"):
+        assert col in df.columns, col
+    assert df.groupby(["task", "method"])["seed"].nunique().eq(5).all()
+    on_disk = pd.read_csv(tmp_path / "results.csv")
+    assert len(on_disk) == len(df) and set(on_disk.columns) == set(df.columns)
+    assert len(list((tmp_path / "rows").glob("*.json"))) == len(df)
+
+
+def test_metrics_match_an_independent_computation(tmp_path):
+    """mmd2 of identity = mmd2(source_test, target_test) with gamma from the training split only."""
+    df = run_benchmark(_config(seeds=2), tmp_path, backend="serial", progress=False)
+    row = df[(df["method"] == "identity") & (df["seed"] == 1) & (df["subtask"] == "d=3 gap=1")]
+    task = build_task("synthetic", "d=3 gap=1", 1, **SYN)
+    pool = np.vstack([task.source_train, task.target_train])
+    d2 = ((pool[:, None, :] - pool[None, :, :]) ** 2).sum(-1)
+    gamma = 1.0 / np.median(d2[np.triu_indices(len(pool), 1)])
+    assert row["gamma"].iloc[0] == pytest.approx(gamma, rel=1e-9)
+    assert row["mmd2"].iloc[0] == pytest.approx(mmd2(task.source_test, task.target_test, gamma=gamma))
+    truth_rmse = np.sqrt(np.mean(np.sum((task.source_test - task.test_truth) ** 2, axis=1)))
+    assert row["rmse_paired"].iloc[0] == pytest.approx(truth_rmse)
+
+
+def test_laot_recovers_small_gap_and_beats_baselines(tmp_path):
+    df = run_benchmark(_config(), tmp_path, backend="serial", progress=False)
+    small = df[df["subtask"] == "d=3 gap=0.05"].groupby("method")["rmse_paired"].mean()
+    # at a tiny gap LAOT finds the true linear map: its paired error is far below no-change
+    assert small["laot"] < 0.1 * small["identity"]
+    assert small["meanshift"] == pytest.approx(small["identity"], rel=0.5)
+
+
+def test_different_seeds_give_different_splits_even_for_deterministic_methods(tmp_path):
+    df = run_benchmark(_config(), tmp_path, backend="serial", progress=False)
+    for m in ("identity", "laot"):
+        assert df[df["method"] == m].groupby("task")["mmd2"].std().gt(0).all()
+
+
+def test_score_subsamples_w2_and_says_so(rng):
+    p, t = rng.normal(size=(80, 2)), rng.normal(size=(70, 2))
+    out = score(p, t, gamma=0.5, seed=0, metrics_cfg={"w2_max_cells": 30})
+    assert out["w2_cells"] == "30x30" and out["w2_subsampled"]
+    full = score(p, t, gamma=0.5, seed=0, metrics_cfg={"w2_max_cells": 1000})
+    assert full["w2_cells"] == "80x70" and not full["w2_subsampled"]
+    assert out["mmd2"] == pytest.approx(mmd2(p, t, gamma=0.5))
+
+
+class _Flaky(MeanShift):
+    """MeanShift that raises on its (limit+1)-th fit in this process (an interruption)."""
+
+    calls = 0
+    limit: int | None = None
+
+    def _fit(self, source, target):
+        type(self).calls += 1
+        if type(self).limit is not None and type(self).calls > type(self).limit:
+            raise KeyboardInterrupt("simulated interruption")
+        super()._fit(source, target)
+
+
+def test_interrupted_bench_resumes_without_loss(tmp_path):
+    register_method("flaky", _Flaky)
+    methods = [{"name": "identity"}, {"name": "meanshift"}, {"name": "flaky"}]
+    cfg = _config(methods=methods, on_error="raise")
+    ref = run_benchmark(cfg, tmp_path / "ref", backend="serial", progress=False)
+
+    _Flaky.calls, _Flaky.limit = 0, 4
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(cfg, tmp_path / "run", backend="serial", progress=False)
+    rows = list((tmp_path / "run" / "rows").glob("*.json"))
+    # jobs run task -> seed -> method: 4 flaky fits done, the 5th raised; nothing half-written
+    assert 0 < len(rows) < len(ref)
+    assert not list((tmp_path / "run" / "rows").glob(".*tmp"))
+    partial = pd.read_csv(tmp_path / "run" / "results.csv")  # written even on interruption
+    assert len(partial) == len(rows)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in rows}
+
+    _Flaky.calls, _Flaky.limit = 0, None
+    resumed = run_benchmark(cfg, tmp_path / "run", backend="serial", progress=False)
+    assert _Flaky.calls == 10 - 4  # only the unfinished flaky rows were fitted again
+    for p in (tmp_path / "run" / "rows").glob("*.json"):
+        if p.name in mtimes:
+            assert p.stat().st_mtime_ns == mtimes[p.name]  # finished rows untouched
+    a, b = _stable(ref), _stable(resumed)
+    pd.testing.assert_frame_equal(a.drop(columns=["config_hash"]), b.drop(columns=["config_hash"]))
+
+
+def test_truncated_row_is_recomputed(tmp_path):
+    cfg = _config(methods=[{"name": "identity"}, {"name": "meanshift"}], seeds=1)
+    ref = run_benchmark(cfg, tmp_path, backend="serial", progress=False)
+    victim = sorted((tmp_path / "rows").glob("*.json"))[0]
+    victim.write_text(victim.read_text()[:40])  # a row cut short (e.g. a kill during a write)
+    again = run_benchmark(cfg, tmp_path, backend="serial", progress=False)
+    assert json.loads(victim.read_text())["status"] == "ok"
+    pd.testing.assert_frame_equal(_stable(ref), _stable(again))
+
+
+class _Broken(MeanShift):
+    def _fit(self, source, target):
+        raise RuntimeError("this model is broken")
+
+
+def test_failures_are_recorded_and_retried(tmp_path):
+    register_method("broken", _Broken)
+    cfg = _config(methods=[{"name": "identity"}, {"name": "meanshift"}, {"name": "broken"}],
+                  seeds=1)
+    df = run_benchmark(cfg, tmp_path, backend="serial", progress=False)
+    bad = df[df["method"] == "broken"]
+    assert (bad["status"] == "error").all() and bad["error"].str.contains("broken").all()
+    assert (df[df["method"] != "broken"]["status"] == "ok").all()
+    register_method("broken", MeanShift)  # "fixed": the failed rows are retried, not skipped
+    df2 = run_benchmark(cfg, tmp_path, backend="serial", progress=False)
+    assert (df2["status"] == "ok").all()
+
+
+def test_grid_is_tuned_on_validation_only(tmp_path):
+    methods = [{"name": "identity"}, {"name": "meanshift"},
+               {"name": "laot", "params": {"max_iter": 10}, "grid": {"alpha": [0.0, 1e6]}}]
+    df = run_benchmark(_config(methods=methods, seeds=2), tmp_path, backend="serial",
+                       progress=False)
+    laot = df[df["method"] == "laot"]
+    chosen = laot["chosen"].map(json.loads)
+    scores = laot["grid_scores"].map(json.loads)
+    for c, s in zip(chosen, scores, strict=True):
+        best = min(s, key=lambda r: r["val_mmd2"])
+        assert c["alpha"] == best["alpha"]  # the lowest validation MMD^2 wins
+
+
+def test_parallel_joblib_equals_serial(tmp_path):
+    cfg = _config(seeds=1)
+    a = run_benchmark(cfg, tmp_path / "a", backend="serial", progress=False)
+    b = run_benchmark(cfg, tmp_path / "b", backend="joblib", n_jobs=2, progress=False)
+    cols = ["task", "method", "seed", "mmd2", "energy", "w2", "mean_r2", "rmse_paired"]
+    pd.testing.assert_frame_equal(_stable(a)[cols], _stable(b)[cols])
+
+
+def test_unavailable_method_fails_before_running(tmp_path):
+    cfg = _config(methods=[{"name": "identity"}, {"name": "meanshift"},
+                           {"name": "x", "method": "nonexistent_pkg.mod:Model"}])
+    with pytest.raises(ConfigError, match="methods.x"):
+        run_benchmark(cfg, tmp_path, backend="serial", progress=False)
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_task_methods_filter_and_job_keys(tmp_path):
+    cfg = validate_config({
+        "name": "f", "seeds": 2,
+        "tasks": [{"name": "a", "dataset": "synthetic", "options": SYN},
+                  {"name": "b", "dataset": "synthetic", "options": SYN, "methods": ["identity"]}],
+        "methods": [{"name": "identity"}, {"name": "meanshift"}],
+    })
+    jobs = plan(cfg, tmp_path)
+    assert len(jobs) == 2 * 2 * 2 + 2 * 1 * 2
+    assert len({j.key for j in jobs}) == len(jobs)
+    run_benchmark(cfg, tmp_path, backend="serial", progress=False)
+    assert len(collect(tmp_path, jobs)) == len(jobs)
+
+
+def test_cli_bench_and_report(tmp_path):
+    from typer.testing import CliRunner
+
+    from trackability.cli import app
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "name: cli\nseeds: 2\ntasks:\n  - {name: s, dataset: synthetic, options: "
+        "{dims: [2], gaps: [0.1], n: 40}}\nmethods:\n  - {name: identity}\n  - {name: meanshift}\n"
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["bench", str(cfg), "--out", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "4/4 rows ok" in res.output
+    df = pd.read_csv(out / "results.csv")
+    assert {"task", "method", "seed", "mmd2"} <= set(df.columns)
+    assert (out / "report.html").is_file()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nseeds: 2\ntasks: []\nmethods: []\n")
+    res = CliRunner().invoke(app, ["bench", str(bad)])
+    assert res.exit_code == 2
+    assert "tasks" in res.output
+
+
+@pytest.mark.realdata
+def test_reduced_sachs_benchmark_end_to_end(real_data_dir, tmp_path):
+    """CI: configs/sachs_ci.yaml on the real Sachs 2005 files through the command line."""
+    from typer.testing import CliRunner
+
+    from trackability.cli import app
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    out = tmp_path / "sachs"
+    res = CliRunner().invoke(app, ["bench", str(REPO / "configs" / "sachs_ci.yaml"), "--out",
+                                   str(out), "--no-progress", "--no-report"])
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(out / "results.csv")
+    assert len(df) == 2 * 3 * 5 and (df["status"] == "ok").all()
+    assert set(df["subtask"]) == {"cd3cd28+aktinhib", "cd3cd28+u0126"}
+    # 853 control cells -> test 171; U0126 (799 cells) -> test 160; both standardised
+    u = df[df["subtask"] == "cd3cd28+u0126"]
+    assert (u["n_source_test"] == 171).all() and (u["n_target_test"] == 160).all()
+    means = df.groupby(["subtask", "method"])["mmd2"].mean().unstack()
+    # the inhibitors change the cells: predicting "no change" is the worst on both tasks
+    assert (means["identity"] > means["meanshift"]).all()
+    assert (means["identity"] > means["laot"]).all()
