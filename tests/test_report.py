@@ -1,0 +1,117 @@
+"""Tables, figures and the HTML report, from a results table built here with known numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trackability.experiments.report import write_report
+from trackability.experiments.tables import pivot, read_results, summarize, to_markdown, win_counts
+
+
+def _results(rng) -> pd.DataFrame:
+    rows = []
+    for task, gap, delta in (("syn/d=5 gap=0.1", 0.1, 0.4), ("syn/d=5 gap=1", 1.0, 0.4)):
+        for method, base in (("identity", 1.0), ("meanshift", 0.5), ("laot", 0.1)):
+            for seed in range(5):
+                rows.append({
+                    "task": task, "method": method, "seed": seed,
+                    "mmd2": base * gap + 0.01 * rng.random(), "energy": base + rng.random(),
+                    "mean_r2": 1 - base / 2 + 0.01 * seed, "status": "ok",
+                    "meta.gap": gap, "meta.d": 5, "meta.critical_gap": delta,
+                    "config_name": "unit", "package_version": "0", "git_revision": "abc",
+                })
+    rows.append({"task": "syn/d=5 gap=1", "method": "broken", "seed": 0, "mmd2": np.nan,
+                 "status": "error", "error": "RuntimeError: boom"})
+    return pd.DataFrame(rows)
+
+
+def test_summarize_matches_pandas(rng):
+    df = _results(rng)
+    s = summarize(df, ["mmd2", "energy"])
+    ok = df[df["status"] == "ok"]
+    for _, r in s.iterrows():
+        sub = ok[(ok["task"] == r["task"]) & (ok["method"] == r["method"])]
+        assert r["n_seeds"] == 5
+        assert r["mmd2_mean"] == pytest.approx(sub["mmd2"].mean())
+        assert r["mmd2_sd"] == pytest.approx(np.std(sub["mmd2"], ddof=1))
+    assert "broken" not in set(s["method"])  # failed rows never enter a table
+    assert list(s["method"][:3]) == ["identity", "meanshift", "laot"]  # first-seen order
+
+
+def test_pivot_marks_best_per_task_in_the_right_direction(rng):
+    df = _results(rng)
+    tab = pivot(df, "mmd2")
+    assert list(tab.columns) == ["identity", "meanshift", "laot"]
+    assert all(tab.loc[t, "laot"].startswith("**") for t in tab.index)  # lowest MMD wins
+    tab_r2 = pivot(df, "mean_r2")
+    assert all(tab_r2.loc[t, "laot"].startswith("**") for t in tab_r2.index)  # highest R^2 wins
+    md = to_markdown(tab)
+    assert md.splitlines()[0] == "| task | identity | meanshift | laot |"
+    assert "±" in md
+    assert win_counts(df, "mmd2").to_dict() == {"laot": 10}
+
+
+def test_report_writes_tables_figures_and_html(rng, tmp_path):
+    df = _results(rng)
+    df.to_csv(tmp_path / "results.csv", index=False)
+    path = write_report(tmp_path)
+    text = path.read_text()
+    assert "<table>" in text and "Failed rows (1)" in text and "boom" in text
+    for name in ("comparison_mmd2.png", "vs_gap_mmd2.png"):
+        png = tmp_path / "figures" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"figures/{name}" in text
+    summ = pd.read_csv(tmp_path / "tables" / "summary.csv")
+    assert len(summ) == 6
+    assert (tmp_path / "tables" / "mmd2.md").read_text().startswith("| task |")
+
+
+def test_gap_figure_marks_the_critical_gap(rng):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from trackability.plotting.benchmark import plot_metric_vs_gap
+
+    fig = plot_metric_vs_gap(_results(rng), "mmd2")
+    ax = fig.axes[0]
+    vlines = [ln for ln in ax.lines if np.allclose(ln.get_xdata(), [0.4, 0.4])]
+    assert len(vlines) == 1  # Delta drawn once, at the computed value
+    assert ax.get_xlabel() == "gap t" and "MMD" in ax.get_ylabel()
+    labels = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert labels == ["identity", "meanshift", "laot"]
+
+
+def test_method_comparison_error_bars(rng):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from trackability.plotting.benchmark import plot_method_comparison
+
+    df = _results(rng)
+    fig = plot_method_comparison(df, "energy")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["d=5 gap=0.1", "d=5 gap=1"]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["identity (n=5 seeds)", "meanshift (n=5 seeds)", "laot (n=5 seeds)"]
+    with pytest.raises(ValueError, match="not a column"):
+        plot_method_comparison(df, "nope")
+
+
+def test_read_results_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="trackability bench"):
+        read_results(tmp_path)
+    (tmp_path / "results.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="missing columns"):
+        read_results(tmp_path)
+
+
+def test_cli_report_on_missing_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from trackability.cli import app
+
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2
+    assert "no results table" in res.output
