@@ -1,6 +1,7 @@
 """Data: synthetic generators, dataset loaders (schema-validated), splits and preprocessing."""
 
 from trackability.data.paths import DATA_ENV, cache_dir, data_dir, resolve_data_path
+from trackability.data.preprocessing import Preprocessor
 from trackability.data.synthetic import (
     ORIGINAL_DIMS,
     ORIGINAL_GAPS,
@@ -9,18 +10,29 @@ from trackability.data.synthetic import (
     original_seed,
     seed_faithful,
 )
+from trackability.data.task_builders import build_task, build_tasks, task_names
+from trackability.data.tasks import Task, random_split, split_holdout, split_replicate, split_within
 
 __all__ = [
     "DATA_ENV",
     "ORIGINAL_DIMS",
     "ORIGINAL_GAPS",
+    "Preprocessor",
     "SyntheticPair",
+    "Task",
+    "build_task",
+    "build_tasks",
     "cache_dir",
     "data_dir",
     "near_identity",
     "original_seed",
+    "random_split",
     "resolve_data_path",
     "seed_faithful",
+    "split_holdout",
+    "split_replicate",
+    "split_within",
+    "task_names",
 ]
 
 
