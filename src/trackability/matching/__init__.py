@@ -1,16 +1,22 @@
 """Optimal one-to-one assignment between two cell populations (cells as rows).
 
-The entry point is :func:`assign`; every solver returns a :class:`Matching`.
+The entry point is :func:`assign`; every solver returns a :class:`Matching`. Methods: ``"dense"``
+(exact, full cost matrix), ``"sparse"`` (exact, certified k-nearest-neighbour graph; for large
+trackable problems), ``"entropic"`` (Sinkhorn soft plan with barycentric targets) and ``"auto"``.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from trackability._validation import check_choice, check_pair
+from trackability.matching.auto import check_memory, choose_method, estimate_bytes, memory_budget
 from trackability.matching.costs import COSTS, cost_matrix, pair_costs, squared_distances
 from trackability.matching.dense import SOLVERS, solve_dense
+from trackability.matching.entropic import solve_entropic
 from trackability.matching.result import Matching
+from trackability.matching.sparse import solve_sparse
 
 __all__ = [
     "COSTS",
@@ -18,12 +24,23 @@ __all__ = [
     "Matching",
     "assign",
     "cost_matrix",
+    "estimate_bytes",
     "pair_costs",
     "solve_dense",
+    "solve_entropic",
+    "solve_sparse",
     "squared_distances",
 ]
 
-METHODS = ("dense",)
+METHODS = ("dense", "sparse", "entropic", "auto")
+
+_SOLVE = {"sparse": solve_sparse, "entropic": solve_entropic}
+
+
+def _options_of(func: Any) -> tuple[str, ...]:
+    return tuple(
+        p.name for p in inspect.signature(func).parameters.values() if p.kind is p.KEYWORD_ONLY
+    )
 
 
 def assign(
@@ -33,6 +50,8 @@ def assign(
     *,
     method: str = "dense",
     solver: str = "lap",
+    max_memory: float | str | None = None,
+    **options: Any,
 ) -> Matching:
     """Minimum-cost one-to-one matching between ``source`` and ``target`` cells.
 
@@ -44,15 +63,29 @@ def assign(
         ``"sqeuclidean"`` (squared Euclidean distance, the LAOT objective) or ``"euclidean"``
         (plain distance, as in the original experiments).
     method
-        ``"dense"``: exact solver on the full cost matrix.
+        ``"dense"``: exact solver on the full cost matrix (memory ``O(n^2)``).
+        ``"sparse"``: exact solver on a k-nearest-neighbour candidate graph, with a certificate
+        that no other pair could improve it (see :func:`~trackability.matching.sparse.solve_sparse`;
+        options ``k``, ``knn``, ``certify``, ``exact_limit``, ``sample_size``, ``max_rounds``,
+        ``random_state``, ``progress``). ``"entropic"``: Sinkhorn soft plan (options ``reg``,
+        ``max_iter``, ``tol``; see :func:`~trackability.matching.entropic.solve_entropic`).
+        ``"auto"``: dense for small problems, sparse above (never entropic: that is a different
+        answer and must be asked for); the choice is recorded in ``info["auto"]``.
     solver
         For ``method="dense"``: ``"lap"`` (Jonker-Volgenant) or ``"scipy"``.
+    max_memory
+        Memory budget in bytes (or a string like ``"8GB"``); None: 80 % of the memory available
+        now. A configuration predicted to need more is refused with a ``MemoryError`` *before*
+        anything is allocated, saying which method would fit.
+    **options
+        Options of the chosen method (an unknown one is an error).
 
     Returns
     -------
     Matching
         ``min(n_source, n_target)`` pairs; with unequal sizes every cell of the smaller group is
-        matched to a distinct cell of the larger one.
+        matched to a distinct cell of the larger one. (``"entropic"``: every source cell, with its
+        most likely target and its barycentric target.)
 
     Examples
     --------
@@ -67,5 +100,25 @@ def assign(
     check_choice(cost, "cost", COSTS)
     check_choice(method, "method", METHODS)
     check_choice(solver, "solver", SOLVERS)
+    budget = memory_budget(max_memory)
     src, tgt = check_pair(source, target)
-    return solve_dense(src, tgt, cost=cost, solver=solver)
+    (n0, d), nt = src.shape, tgt.shape[0]
+    chosen, reason = method, None
+    if method == "auto":
+        chosen, reason = choose_method(n0, nt, d, budget, **options)
+        if chosen == "dense":
+            options = {}
+    valid = ("solver",) if chosen == "dense" else _options_of(_SOLVE[chosen])
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise TypeError(
+            f"unknown option(s) {unknown} for method={chosen!r}; valid: {sorted(valid)}."
+        )
+    check_memory(chosen, n0, nt, d, budget, solver=solver, **options)
+    if chosen == "dense":
+        result = solve_dense(src, tgt, cost=cost, solver=solver)
+    else:
+        result = _SOLVE[chosen](src, tgt, cost=cost, **options)
+    if reason is not None:
+        result.info["auto"] = {"method": chosen, "reason": reason}
+    return result

@@ -27,6 +27,10 @@ class Matching:
         The solver that produced it (``"dense"``, ...).
     info
         Solver diagnostics (certificates, widened neighbourhoods, timings, ...).
+    barycentric
+        Only for soft plans (``method="entropic"``): the barycentric target of every listed source
+        cell, shape (len, d), which LAOT's least-squares step uses instead of ``target``. Not
+        saved with a model and not compared by ``same_pairs``.
 
     """
 
@@ -36,6 +40,7 @@ class Matching:
     cost_name: str = "sqeuclidean"
     method: str = "dense"
     info: dict[str, Any] = field(default_factory=dict)
+    barycentric: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         src = np.asarray(self.source, dtype=np.int64)
@@ -48,6 +53,13 @@ class Matching:
         order = np.argsort(src, kind="stable")
         object.__setattr__(self, "source", src[order])
         object.__setattr__(self, "target", tgt[order])
+        if self.barycentric is not None:
+            bary = np.asarray(self.barycentric, dtype=np.float64)
+            if bary.ndim != 2 or bary.shape[0] != src.size:
+                raise ValueError(
+                    f"barycentric must have one row per pair ({src.size}); got shape {bary.shape}."
+                )
+            object.__setattr__(self, "barycentric", bary[order])
         object.__setattr__(self, "cost", float(self.cost))
 
     def __len__(self) -> int:
