@@ -394,22 +394,32 @@ def _synthetic(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Ent
                      name: str = name) -> Task:
                 ss = np.random.SeedSequence([int(seed), a, b])
                 pair = near_identity(n, d, g, noise=noise, random_state=np.random.default_rng(ss))
-                # Split the *cells* (control i and the treated cell it became go to the same part),
-                # so that the test treated cells are the images of the test control cells.
+                # Split the *cells*. Training: control cells and the treated cells they became
+                # (the theory's setting: one population observed twice). Validation and test:
+                # each part is halved; the source half's control cells are predicted and compared
+                # with the treated images of the *other* half, so that prediction and target are
+                # independent samples (the unbiased MMD^2 assumes it: comparing cells with their
+                # own images biases it below zero). test_truth: the images of the source half.
                 origin = pair.permutation  # treated j came from control origin[j]
-                part = np.empty(n, dtype=np.int64)
-                tr, va, te = random_split(n, fractions, np.random.default_rng(ss.spawn(1)[0]))
-                part[tr], part[va], part[te] = 0, 1, 2
+                rng = np.random.default_rng(ss.spawn(1)[0])
+                tr, va, te = random_split(n, fractions, rng)
+                part = np.zeros(n, dtype=np.int64)
+                for code, idx in ((1, va), (3, te)):
+                    idx = rng.permutation(idx)
+                    half = max(1, idx.size // 2) if idx.size >= 2 else idx.size
+                    part[idx[:half]], part[idx[half:]] = code, code + 1
                 tpart = part[origin]
-                truth = pair.true_map(pair.control[te])
+                src_test = np.flatnonzero(part == 3)
+                truth = pair.true_map(pair.control[src_test])
                 lip = pair.lipschitz_rate
                 # Delta for the n_train cells that the models match (the training split)
                 meta = {"dataset": "synthetic", "d": d, "gap": g, "n": n, "noise": noise,
                         "lipschitz_rate": lip,
                         "critical_gap": _critical_gap(pair.control[tr], lip)}
                 return Task(
-                    name, pair.control[tr], pair.treated[tpart == 0], pair.control[va],
-                    pair.treated[tpart == 1], pair.control[te], pair.treated[tpart == 2],
+                    name, pair.control[part == 0], pair.treated[tpart == 0],
+                    pair.control[part == 1], pair.treated[tpart == 2],
+                    pair.control[src_test], pair.treated[tpart == 4],
                     [f"f{i}" for i in range(d)], test_truth=truth,
                     meta={"split": kind, "fractions": list(fractions), **meta},
                 )

@@ -71,6 +71,8 @@ def write_figures(results: Any, out_dir: str | os.PathLike) -> list[Path]:
     metrics = [m for m in ("mmd2", "energy", "mean_r2") if m in results.columns
                and results[m].notna().any()]
     sweep = "meta.gap" in results.columns and results["meta.gap"].notna().any()
+    if sweep and "rmse_paired" in results.columns and results["rmse_paired"].notna().any():
+        metrics.append("rmse_paired")
     for m in metrics:
         p = fdir / f"comparison_{m}.png"
         fig = plot_method_comparison(results, m, path=p)

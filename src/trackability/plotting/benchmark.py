@@ -106,8 +106,8 @@ def plot_method_comparison(
     short = _short_task(tasks)
     colors = _colors(methods)
     if ax is None:
-        width_in = max(6.5, len(tasks) * (0.5 + 0.22 * len(methods)) + 3.0)
-        fig, ax = plt.subplots(figsize=(min(width_in, 18.0), 4.4), constrained_layout=True)
+        width_in = max(6.5, len(tasks) * (0.45 + 0.15 * len(methods)) + 3.0)
+        fig, ax = plt.subplots(figsize=(min(width_in, 14.0), 5.0), constrained_layout=True)
     else:
         fig = ax.figure
     width = 0.8 / max(len(methods), 1)
@@ -135,16 +135,25 @@ def plot_method_comparison(
     ax.set_xticklabels(labels, rotation=30 if tilt else 0, ha="right" if tilt else "center")
     ax.set_xlim(-0.6, len(tasks) - 0.4)
     vals = df[metric].astype(float).to_numpy()
+    pos = vals[vals > 0]
     if log is None:
-        log = bool(np.all(vals > 0) and vals.max() / max(vals.min(), 1e-300) > 100)
-    if log:
+        log = bool(pos.size and pos.max() / pos.min() > 100)
+    scale_note = ""
+    if log and np.all(vals > 0):
         ax.set_yscale("log")
-    ax.set_ylabel(METRIC_LABELS.get(metric, metric) + (" (log scale)" if log else ""))
+        scale_note = "; log y axis"
+    elif log:
+        # unbiased MMD^2 can be slightly negative: symmetric log, linear within +-linthresh
+        linthresh = float(10 ** np.floor(np.log10(np.quantile(np.abs(vals[vals != 0]), 0.1))))
+        ax.set_yscale("symlog", linthresh=linthresh)
+        ax.axhspan(-linthresh, linthresh, color="0.93", zorder=0)
+        scale_note = f"; symlog y axis, linear in the shaded band |y| < {linthresh:.0e}"
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     ax.set_xlabel("task (held-out test cells)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0),
               title="method", title_fontsize=8)
-    ax.set_title(title or "mean ± sd over seeds (dots: single seeds)", fontsize=10)
+    ax.set_title(title or f"mean ± sd over seeds (dots: single seeds){scale_note}", fontsize=10)
     if path is not None:
         fig.savefig(path, dpi=150)
     return fig
@@ -160,6 +169,7 @@ def plot_metric_vs_gap(
     gap_label: str = "gap t",
     methods: Sequence[str] | None = None,
     log: bool = True,
+    logx: bool | None = None,
     path: str | os.PathLike | None = None,
 ) -> Any:
     """``metric`` (mean +- sd over seeds) against the gap, one line per method, a panel per facet.
@@ -184,6 +194,8 @@ def plot_metric_vs_gap(
         Order and subset of methods.
     log
         Log-scaled y axis (when every value is positive).
+    logx
+        Log-scaled gap axis (default: when every gap is positive and they span > 1.5 decades).
     path
         Save the figure there when given.
 
@@ -203,6 +215,9 @@ def plot_metric_vs_gap(
     fig, axes = plt.subplots(1, len(facets), figsize=(4.2 * len(facets) + 0.8, 3.8),
                              squeeze=False, sharey=True, constrained_layout=True)
     use_log = log and bool(np.all(df[metric].astype(float) > 0))
+    gaps = df[gap].astype(float).to_numpy()
+    if logx is None:
+        logx = bool(np.all(gaps > 0) and gaps.max() / gaps.min() > 30)
     for ax, fv in zip(axes[0], facets, strict=True):
         sub = df if fv is None else df[df[facet] == fv]
         for m in methods:
@@ -226,7 +241,9 @@ def plot_metric_vs_gap(
                     va="top", ha="left", fontsize=8)
         if use_log:
             ax.set_yscale("log")
-        ax.set_xlabel(gap_label)
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xlabel(gap_label + (" (log scale)" if logx else ""))
         ax.grid(alpha=0.3)
         if fv is not None:
             ax.set_title(f"{facet.removeprefix('meta.')} = {fv}")
