@@ -78,7 +78,9 @@ class LAOT(PerturbationModel):
     tol
         Relative decrease of the objective below which it counts as "stopped decreasing".
     matching
-        Keyword arguments for :func:`trackability.matching.assign` (e.g. ``{"solver": "scipy"}``).
+        Keyword arguments for :func:`trackability.matching.assign` (e.g. ``{"solver": "scipy"}``,
+        ``{"method": "sparse"}`` for large trackable problems, ``{"method": "entropic", "reg":
+        0.05}`` for a soft plan whose barycentric targets feed the least-squares step).
     random_state
         Seed for ``unequal="subsample"``.
     progress
@@ -176,13 +178,15 @@ class LAOT(PerturbationModel):
         for it in range(1, self.max_iter + 1):
             m = assign(x @ w.T + b, y, cost=self.cost, **match_kwargs)
             n_changed = m.n_changed(prev)
-            if prev is not None and n_changed == 0:
+            if prev is not None and n_changed == 0 and m.barycentric is None:
                 converged = True  # fixed point: the least-squares step would return the same map
                 break
+            # a soft plan (method="entropic") pairs each source cell with its barycentric target
+            paired = y[m.target] if m.barycentric is None else m.barycentric
             w_new, b_new = fit_linear_map(
-                x[m.source], y[m.target], fit_intercept=self.fit_intercept, alpha=self.alpha
+                x[m.source], paired, fit_intercept=self.fit_intercept, alpha=self.alpha
             )
-            obj = self._objective(x[m.source], y[m.target], w_new, b_new)
+            obj = self._objective(x[m.source], paired, w_new, b_new)
             rows.append(
                 {"iteration": it, "objective": obj, "assignment_cost": m.cost, "n_changed": n_changed}
             )
@@ -202,7 +206,7 @@ class LAOT(PerturbationModel):
         self.intercept_ = b
         self.matching_ = Matching(
             src_idx[m.source], tgt_idx[m.target], m.cost, cost_name=m.cost_name,
-            method=m.method, info=m.info,
+            method=m.method, info=m.info, barycentric=m.barycentric,
         )
         self.history_ = pd.DataFrame(
             rows, columns=["iteration", "objective", "assignment_cost", "n_changed"]
