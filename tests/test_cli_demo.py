@@ -22,6 +22,8 @@ from trackability.experiments.demo import (
     DEMO_CONFIGS,
     DemoTask,
     method_comparison,
+    reference_check,
+    summarize_methods,
     synthetic_split,
 )
 
@@ -229,3 +231,29 @@ def test_out_must_be_a_folder(tmp_path):
         res = runner.invoke(app, [cmd, "--out", str(f), "--no-progress", "--dims", "10"]
                             if cmd == "phase-transition" else [cmd, "--out", str(f)])
         assert res.exit_code == 2 and "exists and is not a folder" in res.output, res.output
+
+
+def test_summarize_methods_against_numpy():
+    rows = [{"task": "t", "method": m, "replicate": r, "mmd2": v, "recovery": rec,
+             "map_error": 0.1 * r}
+            for m, vals in (("identity", [0.2, 0.4, 0.9]), ("laot", [0.01, 0.03, 0.02]))
+            for r, v in enumerate(vals)
+            for rec in ([1.0] if m == "laot" else [np.nan])]
+    s = summarize_methods(pd.DataFrame(rows)).set_index("method")
+    assert s.loc["identity", "mmd2_mean"] == pytest.approx(np.mean([0.2, 0.4, 0.9]))
+    assert s.loc["identity", "mmd2_sd"] == pytest.approx(np.std([0.2, 0.4, 0.9], ddof=1))
+    assert s.loc["laot", "recovery_mean"] == 1.0 and s.loc["laot", "replicates"] == 3
+    assert np.isnan(s.loc["identity", "map_error_mean"])  # LAOT's quantity only
+
+
+def test_reference_check_flags_mismatches_and_short_runs():
+    phase = pd.DataFrame({
+        "d": [10, 10, 100, 100], "gap": [15.0, 20.0, 100.0, 3.0],
+        "recovery": [0.9274, 0.79, 0.4838, 1.0], "trials": [50, 50, 10, 50],
+        "generator": "seed_faithful",
+    })
+    check = reference_check(phase).set_index(["d", "gap"])
+    assert len(check) == 3  # gap 3 is not in the original grid
+    assert bool(check.loc[(10, 15.0), "match"])
+    assert not bool(check.loc[(10, 20.0), "match"])  # 0.790 != 0.786
+    assert not bool(check.loc[(100, 100.0), "match"])  # right value, but only 10 trials

@@ -263,9 +263,9 @@ def summarize_methods(methods: Any) -> Any:
     cols = [c for m in metrics for c in (f"{m}_mean", f"{m}_sd")]
     out = out[cols].reset_index()
     out.insert(2, "replicates", grouped.size().to_numpy())
-    laot_rows = out["method"] != "laot"
+    other_rows = out["method"] != "laot"  # recovery and map error are LAOT's only
     for c in ("recovery", "map_error"):
-        out.loc[laot_rows, [f"{c}_mean", f"{c}_sd"]] = np.nan
+        out.loc[other_rows, [f"{c}_mean", f"{c}_sd"]] = np.nan
     return out
 
 
