@@ -54,6 +54,10 @@ def main() -> None:
     print(f"wrote {args.out}")
     print("| method | steps | kept step | train MMD² (kept) | val MMD² (kept) | best val MMD² |")
     print("|---|---|---|---|---|---|")
+    start = histories["laot"].iloc[0] if "laot" in histories else None
+    if start is not None:  # LAOT's step 0 is W = I: predicting no change
+        print(f"| identity (LAOT step 0) | 0 | 0 | {start['train_mmd2']:.4f} | "
+              f"{start['val_mmd2']:.4f} | {start['val_mmd2']:.4f} |")
     for name, h in histories.items():
         kept = h[h["selected"]].iloc[-1]
         ev = h.dropna(subset=["val_mmd2"])

@@ -89,6 +89,7 @@ def plot_training_dynamics(
     histories: Mapping[str, Any],
     *,
     losses: bool = True,
+    mmd_scale: str = "symlog",
     title: str | None = None,
     path: str | os.PathLike | None = None,
 ) -> Any:
@@ -106,6 +107,10 @@ def plot_training_dynamics(
         (see module docstring) or a fitted CellOT / ScGen model.
     losses
         Add the row of training objectives.
+    mmd_scale
+        y-scale of the MMD^2 row: ``"symlog"`` (default; linear within +-1e-3, where the
+        unbiased estimator's noise lives, logarithmic above, so both the first steps and the
+        converged values are readable) or ``"linear"``.
     title
         Figure title.
     path
@@ -118,6 +123,8 @@ def plot_training_dynamics(
     """
     import matplotlib.pyplot as plt
 
+    if mmd_scale not in ("symlog", "linear"):
+        raise ValueError(f"mmd_scale must be 'symlog' or 'linear'; got {mmd_scale!r}.")
     if not isinstance(histories, Mapping) or not histories:
         raise ValueError("histories must be a non-empty mapping of method name -> history.")
     tables = {name: _standardise(name, h) for name, h in histories.items()}
@@ -144,6 +151,8 @@ def plot_training_dynamics(
         if not drawn:
             ax.text(0.5, 0.5, "no MMD² logged", ha="center", va="center", transform=ax.transAxes)
         ax.set_title(METHOD_TITLES.get(name, name))
+        if mmd_scale == "symlog":
+            ax.set_yscale("symlog", linthresh=1e-3)
         ax.axhline(0.0, color="0.8", lw=0.8, zorder=0)
         if j == 0:
             ax.set_ylabel("MMD² to treated cells\n(RBF, train-median γ)")
