@@ -159,6 +159,16 @@ def test_cellot_determinism_and_rng_isolation():
     assert np.max(np.abs(p1 - p3)) > 1e-4
 
 
+def test_progress_bar_is_silenceable(capsys):
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    kw = {"n_iters": 2, "n_inner": 1, "batch_size": 16, "selection": "last"}
+    CellOT(progress=True, **kw).fit(x, x + 1)
+    assert "CellOT" in capsys.readouterr().err
+    CellOT(progress=False, **kw).fit(x, x + 1)
+    ScGen(n_hidden=8, n_latent=2, max_epochs=1, progress=False).fit(x, x + 1)
+    assert capsys.readouterr().err == ""
+
+
 def test_compact_cellot_architecture():
     m = CompactCellOT(n_iters=2, n_inner=1, batch_size=16, selection="last",
                       validation_fraction=0.0, progress=False)
@@ -356,3 +366,26 @@ def test_scgen_bad_labels_and_parameters(latent_shift):
         _small_scgen(dropout=1.5).fit(x, y)
     with pytest.raises(ValueError, match="early_stopping=True needs validation_fraction"):
         _small_scgen(early_stopping=True, validation_fraction=0.0).fit(x, y)
+
+
+@pytest.mark.realdata
+def test_scgen_protein_panel_on_sachs_beats_identity(real_data_dir):
+    """Sachs 2005, CD3/CD28 -> +U0126 (MEK inhibitor): 20 epochs of the protein-panel preset."""
+    from trackability.data import load_sachs
+
+    adata = load_sachs(real_data_dir / "sachs2005", transform="log", conditions=[1, 6])
+    cond = adata.obs["condition_id"].to_numpy()
+    xs = np.asarray(adata.X)
+    x_all, y_all = xs[cond == 1], xs[cond == 6]
+    rng = np.random.default_rng(0)
+    px, py = rng.permutation(len(x_all)), rng.permutation(len(y_all))
+    nx, ny = int(0.8 * len(x_all)), int(0.8 * len(y_all))
+    mu, sd = x_all[px[:nx]].mean(0), x_all[px[:nx]].std(0)  # standardise with training control
+    x, x_test = (x_all[px[:nx]] - mu) / sd, (x_all[px[nx:]] - mu) / sd
+    y, y_test = (y_all[py[:ny]] - mu) / sd, (y_all[py[ny:]] - mu) / sd
+    gamma = median_heuristic_gamma(x, y)
+    model = ScGen.protein_panel(max_epochs=20, random_state=0, progress=False).fit(x, y)
+    ours = mmd2(model.predict(x_test), y_test, gamma=gamma)
+    ident = mmd2(x_test, y_test, gamma=gamma)
+    assert ident > 0.3  # U0126 moves these cells a lot
+    assert ours < 0.25 * ident

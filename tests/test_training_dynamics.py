@@ -129,6 +129,9 @@ def test_plot_training_dynamics_draws_the_histories(pair, tmp_path):
     # The kept checkpoint is marked at CellOT's best step.
     vlines = [ln for ln in axes[0, 0].get_lines() if ln.get_label() == "kept checkpoint"]
     assert vlines and vlines[0].get_xdata()[0] == cellot.best_step_
+    with pytest.raises(ValueError, match="mmd_scale"):
+        plot_training_dynamics({"laot": laot}, mmd_scale="log")
+    assert axes[0, 0].get_yscale() == "symlog"
     with pytest.raises(ValueError, match="non-empty mapping"):
         plot_training_dynamics({})
     import pandas as pd
