@@ -248,3 +248,42 @@ def test_reduced_sachs_benchmark_end_to_end(real_data_dir, tmp_path):
     # the inhibitors change the cells: predicting "no change" is the worst on both tasks
     assert (means["identity"] > means["meanshift"]).all()
     assert (means["identity"] > means["laot"]).all()
+
+
+@pytest.mark.slow
+def test_killed_bench_process_resumes_without_loss(tmp_path):
+    """SIGKILL a real `trackability bench` process mid-run, rerun, compare with a clean run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg = tmp_path / "kill.yaml"
+    cfg.write_text(
+        "name: kill\nseeds: 8\ntasks:\n  - {name: s, dataset: synthetic, options: "
+        "{dims: [5], gaps: [0.1, 1.0], n: 300}}\nmethods:\n  - {name: identity}\n"
+        "  - {name: meanshift}\n  - {name: laot, params: {max_iter: 30}}\n"
+        "metrics: {w2_max_cells: 100}\n"
+    )
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-c", "from trackability.cli import main; main()", "bench", str(cfg),
+           "--out", str(out),
+           "--no-progress", "--no-report", "--backend", "serial"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = out / "rows"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if rows.is_dir() and len(list(rows.glob("*.json"))) >= 5:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = list(rows.glob("*.json"))
+    assert 5 <= len(done) < 48, "the process was not killed mid-run"
+    for p in done:
+        json.loads(p.read_text())  # every row on disk is complete
+    resumed = run_benchmark(cfg, out, backend="serial", progress=False)
+    clean = run_benchmark(cfg, tmp_path / "clean", backend="serial", progress=False)
+    assert len(resumed) == 48 and (resumed["status"] == "ok").all()
+    pd.testing.assert_frame_equal(_stable(resumed), _stable(clean))

@@ -227,7 +227,8 @@ def plot_metric_vs_gap(
             agg = s.groupby(gap)[metric].agg(["mean", "std", "count"]).reset_index()
             agg["std"] = agg["std"].fillna(0.0)
             ax.errorbar(agg[gap], agg["mean"], yerr=agg["std"], marker="o", ms=4, capsize=3,
-                        lw=1.4, color=colors[m], label=m)
+                        lw=1.4, color=colors[m], label=m, ls="--" if m == "identity" else "-",
+                        zorder=3 if m == "identity" else 2)
         delta = None
         if isinstance(critical_gap, int | float):
             delta = float(critical_gap)
