@@ -37,8 +37,8 @@ def estimate_bytes(method: str, n_source: int, n_target: int, d: int, **options:
 
     - ``dense``: the float64 cost matrix, its expansion temporaries (one more matrix), and for
       unequal sizes with ``lap`` the square extended copy (``max(n)^2``).
-    - ``entropic``: cost, kernel/log-kernel, plan and POT's log-domain work arrays, about five dense
-      float64 matrices.
+    - ``entropic``: cost, kernel/log-kernel, plan and POT's log-domain work arrays, about eight dense
+      float64 matrices (eight, measured with tracemalloc).
     - ``sparse``: centred copies of both populations (float64), float32 copies for the
       nearest-neighbour index, the candidate graph (``k`` edges per cell, several int64/float64
       arrays of it while it is built and solved) and the certificate's row blocks.
@@ -50,13 +50,22 @@ def estimate_bytes(method: str, n_source: int, n_target: int, d: int, **options:
             extra = 8 * max(n0, nt) ** 2
         return 2 * 8 * n0 * nt + extra
     if method == "entropic":
-        return 5 * 8 * n0 * nt
+        return 8 * 8 * n0 * nt
     if method == "sparse":
         k = int(options.get("k", 8))
         m = min(n0, nt)
         edges = m * max(k, 4) * 2
-        return int(8 * (n0 + nt) * d * 2 + 4 * (n0 + nt) * d + edges * 8 * 8 + 3 * 64 * 1024**2)
+        n = max(n0, nt)
+        block_rows = min(m, _sparse_block_rows(n))
+        blocks = 3 * 8 * block_rows * n  # certificate row blocks and their temporaries
+        return int(8 * (n0 + nt) * d * 2 + 4 * (n0 + nt) * d + edges * 8 * 8 + blocks)
     raise ValueError(f"no memory model for method {method!r}")
+
+
+def _sparse_block_rows(n_cols: int) -> int:
+    from trackability.matching.sparse import certificate_block_rows
+
+    return certificate_block_rows(n_cols)
 
 
 def memory_budget(max_memory: float | int | str | None = None) -> int:

@@ -221,6 +221,11 @@ def _column_potentials(
 
 
 # -- certificate -----------------------------------------------------------------------------------
+def certificate_block_rows(n_cols: int) -> int:
+    """Rows per block of the certificate: ``_BLOCK_BYTES`` of float32, at most 1024 rows."""
+    return int(max(1, min(1024, _BLOCK_BYTES // (4 * n_cols))))
+
+
 def _reduced_costs(
     xr: np.ndarray, cols: np.ndarray, ysq: np.ndarray, u: np.ndarray, v: np.ndarray, cost: str
 ) -> np.ndarray:
@@ -268,7 +273,7 @@ def _check_rows(
     tol64 = 1e-9 * scale
     cols32 = cols.astype(np.float32)
     sq_c32 = sq_c.astype(np.float32)
-    block = int(max(1, min(4096, _BLOCK_BYTES // (4 * n_cols))))
+    block = certificate_block_rows(n_cols)
     suspects: list[np.ndarray] = []
     bar = progress_bar(total=check.size, desc="certificate", progress=progress)
     for start in range(0, check.size, block):
