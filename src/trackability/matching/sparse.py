@@ -46,7 +46,7 @@ CERTIFY = ("auto", "exact", "sampled", "none")
 #: Above this many (row, column) pairs ``certify="auto"`` switches from the exact to the sampled check.
 EXACT_CERTIFY_PAIRS = 2 * 10**10
 #: Above this many pairs ``knn="auto"`` uses faiss' inverted-file index (approximate) when installed.
-EXACT_KNN_PAIRS = 10**10
+EXACT_KNN_PAIRS = 10**9
 #: Bytes of one block of the certificate's float32 reduced-cost matrix.
 _BLOCK_BYTES = 64 * 1024**2
 
@@ -333,7 +333,7 @@ def solve_sparse(
     knn
         Nearest-neighbour library: ``"sklearn"`` (exact), ``"faiss"`` (exact, flat index),
         ``"faiss-ivf"`` (approximate inverted file), ``"pynndescent"`` (approximate), or ``"auto"``
-        (faiss when installed: flat up to 1e10 pairs, inverted file above; else sklearn).
+        (faiss when installed: flat up to 1e9 pairs, inverted file above; else sklearn).
     certify
         ``"exact"`` (every pair checked, in blocks), ``"sampled"`` (``sample_size`` random rows
         checked against all columns), ``"none"``, or ``"auto"`` (exact up to ``exact_limit``
