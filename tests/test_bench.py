@@ -18,7 +18,7 @@ from trackability.metrics import mmd2
 from trackability.models import MeanShift
 
 REPO = Path(__file__).resolve().parents[1]
-VOLATILE = ("time_s", "finished_at", "host", "traceback")
+VOLATILE = ("time_s", "finished_at", "host", "traceback", "git_revision")  # the shared tree changes
 
 SYN = {"dims": [3], "gaps": [0.05, 1.0], "n": 60, "noise": 0.0}
 
