@@ -287,3 +287,24 @@ def test_killed_bench_process_resumes_without_loss(tmp_path):
     clean = run_benchmark(cfg, tmp_path / "clean", backend="serial", progress=False)
     assert len(resumed) == 48 and (resumed["status"] == "ok").all()
     pd.testing.assert_frame_equal(_stable(resumed), _stable(clean))
+
+
+def test_labels_reach_models_that_take_them(rng):
+    """scGen-style models get the training split's context labels; others get nothing extra."""
+    from trackability.data.tasks import split_holdout
+    from trackability.experiments.bench import _fit_params
+
+    class Labelled(MeanShift):
+        def _fit(self, source, target, source_labels=None, target_labels=None):
+            self.seen_ = (source_labels, target_labels)
+            super()._fit(source, target)
+
+    src, tgt = rng.normal(size=(60, 3)), rng.normal(size=(45, 3))
+    cs, ct = np.array(list("abc") * 20), np.array(list("abc") * 15)
+    task = split_holdout(src, tgt, cs, ct, name="h", holdout="b", random_state=0)
+    kw = _fit_params(Labelled(), task)
+    np.testing.assert_array_equal(kw["source_labels"], task.labels["source_train"])
+    np.testing.assert_array_equal(kw["target_labels"], task.labels["target_train"])
+    m = Labelled().fit(task.source_train, task.target_train, **kw)
+    assert set(m.seen_[1]) == {"a", "c"}  # never the held-out context's treated cells
+    assert _fit_params(MeanShift(), task) == {}

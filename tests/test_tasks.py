@@ -259,3 +259,19 @@ def test_unknown_dataset_and_task():
         task_names("nope")
     with pytest.raises(KeyError, match="no task"):
         build_task("synthetic", "d=99 gap=1", 0, dims=[2], gaps=[0.1], n=20)
+
+
+@pytest.mark.realdata
+def test_kang_holdout_on_the_real_file(real_data_dir):
+    from trackability.data import load_kang
+
+    a = load_kang()
+    names = task_names("kang", adata=a)
+    assert len(names) == 7 and "CD4T" in names
+    t = build_task("kang", "NK", 0, adata=a, split={"kind": "holdout"})
+    cond, ct = a.obs["condition"].astype(str).to_numpy(), a.obs["cell_type"].astype(str).to_numpy()
+    assert len(t.target_test) == int(np.sum((cond == "stimulated") & (ct == "NK")))  # 87
+    assert "NK" not in set(t.labels["target_train"]) | set(t.labels["target_val"])
+    n_ctrl = int(np.sum((cond == "control") & (ct == "NK")))  # 54
+    assert len(t.source_test) == round(0.2 * n_ctrl)
+    assert t.n_features == a.n_vars
