@@ -132,7 +132,7 @@ def mmd2_subsampled(
         As in :func:`mmd2_linear`.
     n_subsample
         Cells drawn (without replacement) from each group per repeat; a group smaller than this is
-        used whole.
+        used whole (when both are, the exact statistic is returned once, with variance 0).
     n_repeats
         Independent subsamples (at least 2, for the standard error).
     random_state
@@ -154,6 +154,10 @@ def mmd2_subsampled(
     rng = check_random_state(random_state)
     gammas = _gamma(xa, ya, gamma, rng)
     sx, sy = min(n_subsample, xa.shape[0]), min(n_subsample, ya.shape[0])
+    if sx == xa.shape[0] and sy == ya.shape[0]:  # the "subsample" is everything: exact, no spread
+        value = mmd2(xa, ya, gamma=gammas.tolist())
+        return MMDEstimate(value, 0.0, 0.0, int(min(sx, sy)), "subsampled",
+                           tuple(float(g) for g in gammas))
     vals = np.empty(n_repeats)
     for r in range(n_repeats):
         px = xa[rng.choice(xa.shape[0], size=sx, replace=False)]
