@@ -308,3 +308,41 @@ def test_labels_reach_models_that_take_them(rng):
     m = Labelled().fit(task.source_train, task.target_train, **kw)
     assert set(m.seen_[1]) == {"a", "c"}  # never the held-out context's treated cells
     assert _fit_params(MeanShift(), task) == {}
+
+
+@pytest.mark.parametrize("config", ["ap1_within.yaml", "ap1_replicate.yaml", "ap1_cross.yaml"])
+def test_shipped_ap1_configs_run_on_a_schema_exact_file(tmp_path, rng, config):
+    """The study's AP-1 configs, end to end, on a generated mmc5.xlsx of the published schema."""
+    import yaml
+
+    from trackability.data import AP1_PROTEINS, AP1_STUDY_FEATURES
+
+    rows = []
+    for line in ("COLO858", "WM902B", "SKMEL19"):
+        for cond, time_s in (("DMSO", "24h"), ("0.316 uM Vemurafenib", "72h"),
+                             ("0.316 uM Vem + 0.0316 uM Tram", "72h")):
+            for rep in (1, 2):
+                for _ in range(15):
+                    rows.append({"cell_line": line, "condition": cond, "time": time_s,
+                                 "replicate_id": rep})
+    frame = pd.DataFrame(rows)
+    treated = (frame["condition"] != "DMSO").to_numpy()
+    for p in AP1_PROTEINS:
+        shift = 1.5 if p in AP1_STUDY_FEATURES else 0.0
+        frame[f"{p} (log a.u.)"] = rng.normal(5, 1, len(frame)) + shift * treated
+    f = tmp_path / "mmc5.xlsx"
+    frame.to_excel(f, index=False, engine="openpyxl")
+
+    data = yaml.safe_load((REPO / "configs" / config).read_text())
+    data["tasks"][0]["path"] = str(f)
+    data["methods"] = [m for m in data["methods"] if m["name"] in ("identity", "meanshift", "laot")]
+    df = run_benchmark(validate_config(data), tmp_path / "out", backend="serial", progress=False)
+    assert len(df) == 3 * 3 * 5 and (df["status"] == "ok").all()
+    assert set(df["subtask"]) == {"COLO858", "WM902B", "SKMEL19"}
+    assert (df["d_model"] == 10).all()  # the study's 10 features
+    means = df.groupby(["subtask", "method"])["mmd2"].mean().unstack()
+    assert (means["meanshift"] < means["identity"]).all()  # a planted shift of 1.5 sd
+    if config == "ap1_replicate.yaml":
+        assert (df["n_source_test"] == 15).all() and (df["n_target_test"] == 15).all()
+    if config == "ap1_cross.yaml":
+        assert (df["n_target_test"] == 30).all()  # all treated cells of the held-out line

@@ -61,7 +61,12 @@ def _load_cached(dataset: str, frozen: str) -> Any:
     if dataset == "sciplex3":
         return tdata.load_sciplex3(path, drugs=None, backed=True)
     if dataset == "2i":
-        return tdata.load_2i(path)
+        load_days = None
+        if kw.get("days") is not None:
+            load_days = [float(kw.get("control_day", tdata.TWO_I_CONTROL_DAY)),
+                         *map(float, kw["days"])]
+        extra = {"matrix": kw["matrix"]} if kw.get("matrix") else {}
+        return tdata.load_2i(path, days=load_days, n_top_genes=kw.get("n_top_genes"), **extra)
     raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
 
 
@@ -69,13 +74,14 @@ def load_dataset(dataset: str, **options: Any) -> Any:
     """Load the AnnData of ``dataset`` (None for ``synthetic``), cached per process.
 
     Only the options that change what is read (``path``, ``transform`` for Sachs, ``features``
-    for 4i) are used.
+    for 4i, the days / genes / matrix for 2i) are used.
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
     if dataset == "synthetic":
         return None
-    keys = {"sachs": ("path", "transform"), "4i": ("path", "features")}.get(dataset, ("path",))
+    keys = {"sachs": ("path", "transform"), "4i": ("path", "features"),
+            "2i": ("path", "control_day", "days", "n_top_genes", "matrix")}.get(dataset, ("path",))
     sub = {k: options[k] for k in keys if options.get(k) is not None}
     return _load_cached(dataset, _freeze(sub))
 

@@ -28,7 +28,7 @@ DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
     "ap1": ("features", "control", "control_time_h", "treated", "treated_time_h", "cell_lines"),
     "4i": ("drugs", "features", "control", "drug_key"),
     "sciplex3": ("drugs", "cell_type", "dose", "n_markers", "control", "drug_key"),
-    "2i": ("control_day", "days"),
+    "2i": ("control_day", "days", "n_top_genes", "matrix"),
     "synthetic": ("dims", "gaps", "n", "noise"),
 }
 
