@@ -346,3 +346,57 @@ def test_shipped_ap1_configs_run_on_a_schema_exact_file(tmp_path, rng, config):
         assert (df["n_source_test"] == 15).all() and (df["n_target_test"] == 15).all()
     if config == "ap1_cross.yaml":
         assert (df["n_target_test"] == 30).all()  # all treated cells of the held-out line
+
+
+def test_shipped_sciplex3_config_scores_marker_genes_in_gene_space(tmp_path, rng):
+    """PCA-50 models, predictions mapped back to genes, scored on each drug's top-100 markers."""
+    import anndata
+    import yaml
+
+    from trackability.data import SCIPLEX3_MARKER_KEY
+
+    drugs = ["trametinib", "givinostat", "abexinostat"]
+    n_genes, n_per = 1000, 60  # the CellOT file has exactly 1,000 genes (the loader checks)
+    labels = np.repeat(["control", *drugs], n_per)
+    x = rng.normal(size=(labels.size, n_genes)).astype(np.float32)
+    ranks = {}
+    for k, d in enumerate(drugs):
+        order = rng.permutation(n_genes)
+        ranks[d] = np.argsort(order).astype(float)  # gene order[0] has rank 0 (strongest)
+        x[np.ix_(labels == d, order[:100])] += 2.0 + k  # the drug moves its own markers
+    genes = [f"ENSG{i:05d}" for i in range(n_genes)]
+    obs = pd.DataFrame({"drug": pd.Categorical(labels),
+                        "cell_type": pd.Categorical(["A549"] * labels.size),
+                        "dose": np.where(labels == "control", 0.0, 1000.0),
+                        "replicate": pd.Categorical(["rep1"] * labels.size)},
+                       index=[f"c{i}" for i in range(labels.size)])
+    a = anndata.AnnData(x, obs=obs, var=pd.DataFrame(index=genes))
+    a.varm[SCIPLEX3_MARKER_KEY] = pd.DataFrame(ranks, index=genes)
+    f = tmp_path / "hvg.h5ad"
+    a.write_h5ad(f)
+
+    data = yaml.safe_load((REPO / "configs" / "sciplex3.yaml").read_text())
+    data["tasks"][0]["path"] = str(f)
+    data["methods"] = [m for m in data["methods"] if m["name"] in ("identity", "meanshift", "laot")]
+    df = run_benchmark(validate_config(data), tmp_path / "out", backend="serial", progress=False)
+    assert len(df) == 3 * 3 * 5 and (df["status"] == "ok").all()
+    assert (df["d_score"] == 100).all() and (df["d_model"] == 50).all()
+    assert (df["score_space"] == "input").all()
+    # identity, independently: its prediction is the 50-PC reconstruction (sklearn PCA on the
+    # training cells) of the test control cells; MMD^2 on the marker genes, gamma from training
+    row = df[(df["method"] == "identity") & (df["subtask"] == "givinostat") & (df["seed"] == 0)]
+    task = build_task("sciplex3", "givinostat", 0, adata=a, drugs=drugs, n_markers=100)
+    cols = task.score_features
+    assert sorted(cols.tolist()) == sorted(np.flatnonzero(ranks["givinostat"] < 100).tolist())
+    from trackability.metrics import median_heuristic_gamma
+
+    gamma = median_heuristic_gamma(task.source_train[:, cols], task.target_train[:, cols],
+                                   max_samples=2000, random_state=0)
+    from sklearn.decomposition import PCA
+
+    pca = PCA(50, svd_solver="full").fit(np.vstack([task.source_train, task.target_train]))
+    pred = pca.inverse_transform(pca.transform(task.source_test))
+    assert row["mmd2"].iloc[0] == pytest.approx(
+        mmd2(pred[:, cols], task.target_test[:, cols], gamma=gamma), rel=1e-5)
+    means = df.groupby(["subtask", "method"])["mmd2"].mean().unstack()
+    assert (means["meanshift"] < means["identity"]).all()
