@@ -400,3 +400,46 @@ def test_shipped_sciplex3_config_scores_marker_genes_in_gene_space(tmp_path, rng
         mmd2(pred[:, cols], task.target_test[:, cols], gamma=gamma), rel=1e-5)
     means = df.groupby(["subtask", "method"])["mmd2"].mean().unstack()
     assert (means["meanshift"] < means["identity"]).all()
+
+
+def test_shipped_2i_horizon_config_on_a_schema_exact_folder(tmp_path, rng):
+    """The horizon sweep: gaps in hours, identity's error grows with the gap, gap figure drawn."""
+    import anndata
+    import yaml
+    from scipy import sparse
+
+    from trackability.experiments.report import write_report
+
+    days, n_genes = [8.5, 9.0, 9.5, 10.0], 60
+    ids, day_of, rows = [], {}, []
+    drift = rng.normal(size=n_genes)
+    for d in days:
+        for branch, n in (("2i", 40), ("serum", 10)):
+            for i in range(n):
+                cid = f"D{d:g}_{branch}_{i}"
+                ids.append(cid)
+                day_of[cid] = d
+                rows.append(np.abs(rng.normal(2.0, 1.0, n_genes) + 2.0 * (d - 8.5) * drift))
+    a = anndata.AnnData(X=sparse.csr_matrix(np.array(rows, dtype=np.float32)),
+                        obs=pd.DataFrame(index=ids),
+                        var=pd.DataFrame(index=[f"Gene{j}" for j in range(n_genes)]))
+    a.write_h5ad(tmp_path / "ExprMatrix.h5ad")
+    pd.DataFrame({"id": list(day_of), "day": list(day_of.values())}).to_csv(
+        tmp_path / "cell_days.txt", sep="\t", index=False)
+    (tmp_path / "2i_cell_ids.txt").write_text("\n".join(c for c in ids if "_2i_" in c) + "\n")
+    (tmp_path / "serum_cell_ids.txt").write_text("\n".join(c for c in ids if "_serum_" in c) + "\n")
+
+    data = yaml.safe_load((REPO / "configs" / "2i_horizon.yaml").read_text())
+    data["tasks"][0]["path"] = str(tmp_path)
+    data["tasks"][0]["options"]["days"] = days[1:]
+    data["methods"] = [m for m in data["methods"] if m["name"] in ("identity", "meanshift", "laot")]
+    out = tmp_path / "out"
+    df = run_benchmark(validate_config(data), out, backend="serial", progress=False)
+    assert len(df) == 3 * 3 * 5 and (df["status"] == "ok").all()
+    assert (df["d_model"] == 50).all()  # the 50 highly variable genes
+    assert sorted(df["meta.gap"].unique()) == [12.0, 24.0, 36.0]
+    assert (df["n_source_test"] == 8).all()  # 20 % of the 40 day-8.5 cells of the 2i branch
+    ident = df[df["method"] == "identity"].groupby("meta.gap")["energy"].mean()
+    assert ident.is_monotonic_increasing  # further in time, further from "no change"
+    write_report(out)
+    assert (out / "figures" / "vs_gap_mmd2.png").is_file()
