@@ -443,3 +443,29 @@ def test_shipped_2i_horizon_config_on_a_schema_exact_folder(tmp_path, rng):
     assert ident.is_monotonic_increasing  # further in time, further from "no change"
     write_report(out)
     assert (out / "figures" / "vs_gap_mmd2.png").is_file()
+
+
+def test_shipped_4i_config_on_a_schema_exact_file(tmp_path, rng):
+    import anndata
+    import yaml
+
+    from trackability.data import FOURI_STUDY_DRUGS, FOURI_STUDY_FEATURES
+
+    names = [*FOURI_STUDY_FEATURES, *(f"extra-feature-{k}" for k in range(30))]  # 78 variables
+    drugs = ["control", *FOURI_STUDY_DRUGS, "ulixertinib"]
+    lab = np.repeat(drugs, 40)
+    x = rng.normal(size=(lab.size, len(names))).astype(np.float32)
+    for k, d in enumerate(FOURI_STUDY_DRUGS):
+        x[lab == d, :48] += 0.5 * (k + 1)
+    a = anndata.AnnData(x, obs=pd.DataFrame({"drug": pd.Categorical(lab)},
+                                            index=[f"cell{i}" for i in range(lab.size)]),
+                        var=pd.DataFrame(index=names))
+    a.write_h5ad(tmp_path / "8h.h5ad")
+    data = yaml.safe_load((REPO / "configs" / "4i.yaml").read_text())
+    data["tasks"][0]["path"] = str(tmp_path / "8h.h5ad")
+    data["methods"] = [m for m in data["methods"] if m["name"] in ("identity", "meanshift", "laot")]
+    df = run_benchmark(validate_config(data), tmp_path / "out", backend="serial", progress=False)
+    assert len(df) == 4 * 3 * 5 and (df["status"] == "ok").all()
+    assert set(df["subtask"]) == set(FOURI_STUDY_DRUGS) and (df["d_model"] == 48).all()
+    means = df.groupby(["subtask", "method"])["mmd2"].mean().unstack()
+    assert (means["meanshift"] < means["identity"]).all()
