@@ -2,11 +2,13 @@
 
 Each configuration is fitted twice, with ``k`` and ``2k`` iterations (epochs); the time per
 iteration is ``(T(2k) - T(k)) / k``, which cancels the fixed costs (split, bandwidth, final
-evaluation). The two thread settings are run alternately within every repeat, so background load
-hits both alike; the table shows medians over repeats and the ratio 2 threads / 1 thread.
+evaluation); the plain rate ``T(2k) / 2k`` is shown too (it cannot go negative when the machine's
+noise exceeds the work, and it decides "fastest"). The two thread settings are run alternately
+within every repeat, so background load hits both alike; the table shows medians over repeats and
+the ratio 2 threads / 1 thread.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_neural.py            # full
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_neural.py --quick    # ~1-2 minutes
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_neural.py --quick    # minutes; 10-20 if loaded
 
 ``OMP_NUM_THREADS`` only sets the starting value; the models set torch's thread count themselves
 (``n_threads``) and restore it afterwards.
@@ -37,8 +39,11 @@ def _fit_seconds(make, x, y) -> float:
     return time.perf_counter() - t0
 
 
-def _per_unit(make_k, make_2k, k: int, x, y) -> float:
-    return (_fit_seconds(make_2k, x, y) - _fit_seconds(make_k, x, y)) / k
+def _per_unit(make_k, make_2k, k: int, x, y) -> tuple[float, float]:
+    """(T(2k) - T(k)) / k, and the plain rate T(2k) / 2k (never negative, includes fixed costs)."""
+    t2 = _fit_seconds(make_2k, x, y)
+    t1 = _fit_seconds(make_k, x, y)
+    return (t2 - t1) / k, t2 / (2 * k)
 
 
 def main() -> None:
@@ -83,26 +88,38 @@ def main() -> None:
 
             make(1, 1).fit(x[:300], y[:300])  # warm-up (lazy imports, allocator)
             times: dict[int, list[float]] = {t: [] for t in args.threads}
+            rates: dict[int, list[float]] = {t: [] for t in args.threads}
             for _ in range(repeats):
                 for t in args.threads:
-                    times[t].append(
-                        _per_unit(lambda t=t, k=k: make(k, t), lambda t=t, k=k: make(2 * k, t), k, x, y)
+                    diff, rate = _per_unit(
+                        lambda t=t, k=k: make(k, t), lambda t=t, k=k: make(2 * k, t), k, x, y
                     )
+                    times[t].append(diff)
+                    rates[t].append(rate)
             med = {t: statistics.median(v) for t, v in times.items()}
-            rows.append((name, d, unit, med))
+            med_rate = {t: statistics.median(v) for t, v in rates.items()}
+            rows.append((name, d, unit, med, med_rate))
             print(f"#   {name} d={d}: " + ", ".join(
-                f"{t} thr {1e3 * m:.1f} ms" for t, m in med.items()), flush=True)
+                f"{t} thr {1e3 * med[t]:.1f} ms (plain {1e3 * med_rate[t]:.1f})" for t in med
+            ), flush=True)
 
+    # Per-unit time from the difference (fixed costs removed); a value <= 0 means the noise of
+    # the machine exceeded the work measured and is shown as "noisy". The plain rate
+    # T(2k) / 2k cannot go negative and decides the fastest setting and the ratio.
     base = args.threads[0]
     head = " | ".join(f"{t} thr (ms)" for t in args.threads)
-    ratios = " | ".join(f"{t}/{base} thr" for t in args.threads[1:])
-    print(f"| model | d | per | {head} | {ratios} | fastest |")
-    print("|" + "---|" * (4 + len(args.threads) + len(args.threads[1:])))
-    for name, d, unit, med in rows:
-        cells = " | ".join(f"{1e3 * med[t]:.1f}" for t in args.threads)
-        rat = " | ".join(f"{med[t] / med[base]:.2f}" for t in args.threads[1:])
-        fastest = min(med, key=med.get)
-        print(f"| {name} | {d} | {unit} | {cells} | {rat} | {fastest} |")
+    plain = " | ".join(f"{t} thr plain (ms)" for t in args.threads)
+    ratios = " | ".join(f"{t}/{base} thr (plain)" for t in args.threads[1:])
+    print(f"| model | d | per | {head} | {plain} | {ratios} | fastest |")
+    print("|" + "---|" * (4 + 2 * len(args.threads) + len(args.threads[1:])))
+    for name, d, unit, med, med_rate in rows:
+        cells = " | ".join(
+            f"{1e3 * med[t]:.1f}" if med[t] > 0 else "noisy" for t in args.threads
+        )
+        plain_cells = " | ".join(f"{1e3 * med_rate[t]:.1f}" for t in args.threads)
+        rat = " | ".join(f"{med_rate[t] / med_rate[base]:.2f}" for t in args.threads[1:])
+        fastest = min(med_rate, key=med_rate.get)
+        print(f"| {name} | {d} | {unit} | {cells} | {plain_cells} | {rat} | {fastest} |")
 
 
 if __name__ == "__main__":
