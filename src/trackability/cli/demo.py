@@ -58,8 +58,8 @@ def demo(
     ),
     quick: Annotated[
         bool,
-        typer.Option("--quick/--full", help="Quick sizes (about a minute) or the full original "
-                     "grid with 50 trials and 10 replicates (tens of minutes)."),
+        typer.Option("--quick/--full", help="Quick sizes (under a minute of CPU) or the full "
+                     "original grid with 50 trials and 10 replicates (about 2 minutes of CPU)."),
     ] = True,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of every random choice.")] = 0,
     jobs: JobsOption = 1,

@@ -79,8 +79,8 @@ class DemoConfig:
 #: Gaps of the centred phase transition (its transition lies at smaller gaps than the original's).
 CENTERED_GAPS = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0)
 
-#: ``tiny`` is for tests (seconds), ``quick`` the default (about a minute on two cores),
-#: ``full`` the whole original grid with 50 trials and 10 replicates (tens of minutes).
+#: ``tiny`` is for tests (seconds), ``quick`` the default (about 15 s of CPU), ``full`` the whole
+#: original grid with 50 trials and 10 replicates of larger tasks (about 100 s of CPU).
 DEMO_CONFIGS: dict[str, DemoConfig] = {
     "tiny": DemoConfig(
         "tiny", (100, 10), (15.0, 20.0, 100.0), 50,
@@ -318,8 +318,8 @@ def run_demo(
     out_dir
         Output folder (created; existing demo files in it are overwritten).
     quick
-        The ``quick`` sizes (about a minute on two cores) rather than ``full`` (the whole original
-        grid with 50 trials, 10 replicates: tens of minutes).
+        The ``quick`` sizes (about 15 s of CPU) rather than ``full`` (the whole original grid
+        with 50 trials, 10 replicates of larger tasks: about 100 s of CPU).
     random_state
         Seed of the centred phase transition and of the method-comparison tasks (the
         seed-faithful generator uses the original seeds by definition).

@@ -110,7 +110,9 @@ def _draw_heatmap(ax: Any, table: Any, value: str, annotate: bool | None,
                     continue
                 if v == 1.0:
                     text = "1"
-                elif v >= 0.995:  # do not round a near miss up to "1.00"
+                elif v >= 0.9995:  # a near miss must not read as "1.000"
+                    text = "<1"
+                elif v >= 0.995:  # ... nor as "1.00"
                     text = f"{v:.3f}".lstrip("0")
                 else:
                     text = f"{v:.2f}".lstrip("0")
