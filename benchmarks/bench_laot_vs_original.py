@@ -14,8 +14,8 @@ the unbiased MMD^2 (RBF bandwidth by the median heuristic on the training cells 
 single-threaded (BLAS and torch); the runs of the two methods alternate within each repeat so
 background load hits both alike.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_laot_vs_original.py           # full
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_laot_vs_original.py --quick   # ~5 min
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_laot_vs_original.py           # ~10-30 min
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_laot_vs_original.py --quick   # ~1-2 min
 
 ``--quick`` keeps the whole procedure (1000 epochs, exact plans) and shrinks the task to
 n = 1,000 training cells: a fair comparison at a smaller size. ``--epochs K`` < 1000 runs a

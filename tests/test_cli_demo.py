@@ -152,7 +152,7 @@ def test_demo_html_is_self_contained_and_says_how_to_regenerate(demo_dir):
     out, _ = demo_dir
     text = (out / "index.html").read_text()
     assert text.count("src='data:image/png;base64,") == 3
-    assert "trackability demo --out run" in text and "--seed 0" in text
+    assert f"trackability demo --out {out} --quick --size tiny --seed 0" in text
     assert "LAOT recovered 100.0% of the training correspondence" in text
     assert "5 of 5 grid points reproduce" in text
     assert re.search(r"<td class='l'>trackable</td><td class='l'>laot</td>", text)

@@ -21,6 +21,7 @@ import base64
 import html
 import json
 import os
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -554,7 +555,7 @@ def _write_html(out: Path, config: DemoConfig, random_state: int, phase: Any, me
                 timings: dict[str, float]) -> Path:
     prov = provenance()
     flag = {"quick": "--quick", "full": "--full", "tiny": "--quick --size tiny"}[config.size]
-    cmd = f"trackability demo --out {out.name} {flag} --seed {random_state}"
+    cmd = f"trackability demo --out {shlex.quote(str(out))} {flag} --seed {random_state}"
     n_match = int(reference["match"].sum()) if len(reference) else 0
     checked = reference[reference["trials"] == 50] if len(reference) else reference
     if len(checked):
