@@ -273,12 +273,21 @@ def _check_rows(
     tol64 = 1e-9 * scale
     cols32 = cols.astype(np.float32)
     sq_c32 = sq_c.astype(np.float32)
+    if cost == "sqeuclidean":
+        # One matrix product gives the reduced costs: [x, |x|^2 - u, 1] . [-2y, 1, |y|^2 - v].
+        cols_aug = np.hstack([-2.0 * cols, np.ones((n_cols, 1)), (sq_c - v)[:, None]]).astype(
+            np.float32
+        )
+        rows_aug = np.hstack([rows, (sq_r - u)[:, None], np.ones((rows.shape[0], 1))])
     block = certificate_block_rows(n_cols)
     suspects: list[np.ndarray] = []
     bar = progress_bar(total=check.size, desc="certificate", progress=progress)
     for start in range(0, check.size, block):
         idx = check[start : start + block]
-        rc = _reduced_costs(rows[idx].astype(np.float32), cols32, sq_c32, u[idx], v, cost)
+        if cost == "sqeuclidean":
+            rc = rows_aug[idx].astype(np.float32) @ cols_aug.T
+        else:
+            rc = _reduced_costs(rows[idx].astype(np.float32), cols32, sq_c32, u[idx], v, cost)
         rc[np.arange(idx.size), sigma[idx]] = np.inf
         low = rc.min(axis=1) < margin32
         if low.any():
