@@ -46,7 +46,7 @@ CERTIFY = ("auto", "exact", "sampled", "none")
 #: Above this many (row, column) pairs ``certify="auto"`` switches from the exact to the sampled check.
 EXACT_CERTIFY_PAIRS = 2 * 10**10
 #: Above this many pairs ``knn="auto"`` uses faiss' inverted-file index (approximate) when installed.
-EXACT_KNN_PAIRS = 10**9
+EXACT_KNN_PAIRS = 2 * 10**10
 #: Bytes of one block of the certificate's float32 reduced-cost matrix.
 _BLOCK_BYTES = 64 * 1024**2
 
@@ -302,13 +302,17 @@ def _check_rows(
         idx = suspect[start : start + block64]
         rc = _reduced_costs(rows[idx], cols, sq_c, u[idx], v, cost)
         rc[np.arange(idx.size), sigma[idx]] = np.inf
-        for r_local, i in enumerate(idx):
-            row_rc = rc[r_local]
-            if row_rc.min() < -tol64:
-                take = min(n_add, n_cols)
-                best = np.argpartition(row_rc, take - 1)[:take]
-                bad_rows.append(int(i))
-                adds.append(best[row_rc[best] < -tol64] if take > 0 else best)
+        worst = rc.min(axis=1)
+        viol = np.flatnonzero(worst < -tol64)
+        if viol.size == 0:
+            continue
+        take = min(n_add, n_cols)
+        sub = rc[viol]
+        best = np.argpartition(sub, take - 1, axis=1)[:, :take]
+        best_rc = np.take_along_axis(sub, best, axis=1)
+        for r_local, i in enumerate(idx[viol]):
+            bad_rows.append(int(i))
+            adds.append(best[r_local][best_rc[r_local] < -tol64])
     stats = {"screen_margin": float(margin32), "tolerance": float(tol64), "n_rechecked": int(suspect.size)}
     return np.asarray(bad_rows, dtype=np.int64), adds, stats
 
@@ -342,7 +346,7 @@ def solve_sparse(
     knn
         Nearest-neighbour library: ``"sklearn"`` (exact), ``"faiss"`` (exact, flat index),
         ``"faiss-ivf"`` (approximate inverted file), ``"pynndescent"`` (approximate), or ``"auto"``
-        (faiss when installed: flat up to 1e9 pairs, inverted file above; else sklearn).
+        (faiss when installed: flat up to 2e10 pairs, inverted file above; else sklearn).
     certify
         ``"exact"`` (every pair checked, in blocks), ``"sampled"`` (``sample_size`` random rows
         checked against all columns), ``"none"``, or ``"auto"`` (exact up to ``exact_limit``
