@@ -46,6 +46,7 @@ def test_points_are_seeded_and_near_identity_is_the_synthetic_pair():
         bench.points("grid", 5, 2, 0)
 
 
+@pytest.mark.neural
 def test_original_procedure_moves_from_identity_to_the_true_map():
     """Adam on exact OT plans, from W = I: on trackable noiseless data it approaches the truth."""
     pytest.importorskip("torch")
