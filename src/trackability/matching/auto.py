@@ -37,8 +37,8 @@ def estimate_bytes(method: str, n_source: int, n_target: int, d: int, **options:
 
     - ``dense``: the float64 cost matrix, its expansion temporaries (one more matrix), and for
       unequal sizes with ``lap`` the square extended copy (``max(n)^2``).
-    - ``entropic``: cost, kernel/log-kernel, plan and POT's log-domain work arrays, about eight dense
-      float64 matrices (eight, measured with tracemalloc).
+    - ``entropic``: cost, kernel/log-kernel, plan and POT's log-domain work arrays: about eight dense
+      float64 matrices at the peak (measured with tracemalloc).
     - ``sparse``: centred copies of both populations (float64), float32 copies for the
       nearest-neighbour index, the candidate graph (``k`` edges per cell, several int64/float64
       arrays of it while it is built and solved) and the certificate's row blocks.
