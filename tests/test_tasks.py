@@ -275,3 +275,15 @@ def test_kang_holdout_on_the_real_file(real_data_dir):
     n_ctrl = int(np.sum((cond == "control") & (ct == "NK")))  # 54
     assert len(t.source_test) == round(0.2 * n_ctrl)
     assert t.n_features == a.n_vars
+
+
+def test_kang_builder_never_reuses_another_anndatas_cells(rng):
+    # two AnnData objects built one after the other (the first freed): each task must come from
+    # its own cells, even if Python reuses the first object's id for the second
+    for offset in (0, 5000):
+        ct = np.array(["A", "B"] * 20)
+        cond = np.array(["control"] * 20 + ["stimulated"] * 20)
+        a = _adata(_ided(40, 3, offset, rng), {"condition": cond, "cell_type": ct})
+        t = build_task("kang", "A", 0, adata=a, split={"kind": "holdout"})
+        assert min(_row_ids(t.target_test)) >= offset
+        del a

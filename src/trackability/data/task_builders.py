@@ -35,8 +35,8 @@ SPLIT_KINDS = ("within", "replicate", "holdout")
 
 Entry = tuple[str, Callable[[int], Task]]
 
-#: Dense control / treated matrices of the last data set densified in this process.
-_DENSE: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
+#: The last AnnData densified in this process, with its dense control / treated matrices.
+_DENSE: dict[tuple[Any, ...], tuple[Any, np.ndarray, np.ndarray]] = {}
 
 
 # -- loading (cached per process) ----------------------------------------------------------------
@@ -212,10 +212,13 @@ def _kang(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
 
     def arrays() -> tuple[np.ndarray, np.ndarray]:
         key = (id(adata), ck, ctrl, stim)
-        if key not in _DENSE:  # densify once per process, not once per task
+        hit = _DENSE.get(key)
+        # densify once per process, not once per task; the stored object check guards against a
+        # new AnnData that reuses the id of a freed one
+        if hit is None or hit[0] is not adata:
             _DENSE.clear()
-            _DENSE[key] = (_rows(adata, is_c), _rows(adata, is_s))
-        return _DENSE[key]
+            hit = _DENSE[key] = (adata, _rows(adata, is_c), _rows(adata, is_s))
+        return hit[1], hit[2]
 
     entries: list[Entry] = []
     for ct in types:
