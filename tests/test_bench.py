@@ -402,6 +402,36 @@ def test_shipped_sciplex3_config_scores_marker_genes_in_gene_space(tmp_path, rng
     assert (means["meanshift"] < means["identity"]).all()
 
 
+def test_sciplex3_task_loads_only_control_and_its_drugs(tmp_path, rng):
+    """The 762k-cell file must never be read whole: only control + the task's drugs are loaded."""
+    import anndata
+
+    from trackability.data import SCIPLEX3_MARKER_KEY
+    from trackability.data.task_builders import load_dataset
+
+    drugs = ["trametinib", "givinostat", "abexinostat", "other_drug"]
+    n_genes = 1000
+    labels = np.repeat(["control", *drugs], 5)
+    obs = pd.DataFrame({"drug": pd.Categorical(labels),
+                        "cell_type": pd.Categorical(["A549"] * labels.size),
+                        "dose": np.where(labels == "control", 0.0, 1000.0),
+                        "replicate": pd.Categorical(["rep1"] * labels.size)},
+                       index=[f"c{i}" for i in range(labels.size)])
+    genes = [f"ENSG{i:05d}" for i in range(n_genes)]
+    a = anndata.AnnData(rng.normal(size=(labels.size, n_genes)).astype(np.float32), obs=obs,
+                        var=pd.DataFrame(index=genes))
+    a.varm[SCIPLEX3_MARKER_KEY] = pd.DataFrame(
+        {d: rng.permutation(n_genes).astype(float) for d in drugs}, index=genes)
+    f = tmp_path / "hvg.h5ad"
+    a.write_h5ad(f)
+    loaded = load_dataset("sciplex3", path=str(f), drugs=["givinostat"])
+    assert set(loaded.obs["drug"].astype(str)) == {"control", "givinostat"}
+    assert loaded.n_obs == 10
+    default = load_dataset("sciplex3", path=str(f))  # the study's three drugs
+    assert set(default.obs["drug"].astype(str)) == {"control", "trametinib", "givinostat",
+                                                    "abexinostat"}
+
+
 def test_shipped_2i_horizon_config_on_a_schema_exact_folder(tmp_path, rng):
     """The horizon sweep: gaps in hours, identity's error grows with the gap, gap figure drawn."""
     import anndata

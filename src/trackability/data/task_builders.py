@@ -59,7 +59,9 @@ def _load_cached(dataset: str, frozen: str) -> Any:
     if dataset == "4i":
         return tdata.load_4i(path, features=kw.get("features", "study"), drugs=None)
     if dataset == "sciplex3":
-        return tdata.load_sciplex3(path, drugs=None, backed=True)
+        # only control + the task's drugs: the whole 762k-cell file must never be read into memory
+        drugs = kw.get("drugs") or list(tdata.SCIPLEX3_STUDY_DRUGS)
+        return tdata.load_sciplex3(path, drugs=drugs, backed=True)
     if dataset == "2i":
         load_days = None
         if kw.get("days") is not None:
@@ -80,7 +82,7 @@ def load_dataset(dataset: str, **options: Any) -> Any:
         raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
     if dataset == "synthetic":
         return None
-    keys = {"sachs": ("path", "transform"), "4i": ("path", "features"),
+    keys = {"sachs": ("path", "transform"), "4i": ("path", "features"), "sciplex3": ("path", "drugs"),
             "2i": ("path", "control_day", "days", "n_top_genes", "matrix")}.get(dataset, ("path",))
     sub = {k: options[k] for k in keys if options.get(k) is not None}
     return _load_cached(dataset, _freeze(sub))
