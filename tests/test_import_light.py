@@ -49,3 +49,16 @@ def test_probe_detects_a_heavy_import():
 def test_light_imports(code):
     loaded = _loaded_after(code)
     assert not any(loaded.values()), f"heavy modules imported: {[m for m, v in loaded.items() if v]}"
+
+
+def test_pot_metrics_do_not_pull_in_torch():
+    """POT probes torch at import; our numpy-only uses of it must not pay for that."""
+    loaded = _loaded_after(
+        "import numpy as np\n"
+        "from trackability.metrics import wasserstein2\n"
+        "from trackability.matching import assign\n"
+        "x = np.random.default_rng(0).normal(size=(20, 3))\n"
+        "wasserstein2(x, x + 1.0)\n"
+        "assign(x, x[::-1], method='entropic')"
+    )
+    assert not loaded["torch"]

@@ -58,7 +58,9 @@ def solve_entropic(
         ``epsilon``, ``n_iter``, ``converged`` and ``marginal_error``.
 
     """
-    import ot
+    from trackability._pot import import_ot
+
+    ot = import_ot()
 
     reg = check_positive(reg, "reg")
     if not isinstance(max_iter, int | np.integer) or max_iter < 1:

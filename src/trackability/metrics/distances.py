@@ -57,7 +57,9 @@ def wasserstein2(x: Any, y: Any, *, squared: bool = False, max_pairs: int = MAX_
         ``m x n`` cost matrix and super-quadratic time. Subsample both sets first.
 
     """
-    import ot
+    from trackability._pot import import_ot
+
+    ot = import_ot()
 
     xa, ya = check_pair(x, y, source_name="x", target_name="y")
     m, n = xa.shape[0], ya.shape[0]
