@@ -78,12 +78,14 @@ def knn_graph(
     k: int,
     backend: str = "sklearn",
     random_state: Any = 0,
+    nprobe: int = 8,
 ) -> tuple[np.ndarray, bool]:
     """Indices ``(n_rows, k)`` of (approximately) the ``k`` nearest columns of every row.
 
     Returns the indices and whether they are exact nearest neighbours (``sklearn`` and ``faiss``'
     flat index are; ``faiss-ivf`` and ``pynndescent`` are approximate). Either way the certificate
     of :func:`solve_sparse` decides optimality; an approximate graph only means more widening.
+    ``nprobe`` is the number of inverted lists ``faiss-ivf`` visits per query.
     """
     n_cols = cols.shape[0]
     k = int(min(k, n_cols))
@@ -108,7 +110,7 @@ def knn_graph(
             n_train = min(n_cols, 40 * nlist)
             index.cp.seed = int(rng.integers(0, 2**31 - 1))
             index.train(c32[np.sort(rng.choice(n_cols, size=n_train, replace=False))])
-            index.nprobe = min(nlist, 8)
+            index.nprobe = int(min(nlist, nprobe))
             exact = False
         index.add(c32)
         _, idx = index.search(r32, k)
@@ -392,7 +394,8 @@ def solve_sparse(
     backend = resolve_knn(knn, m * n)
     rng = check_random_state(random_state)
     k_cur = int(min(k, n))
-    nbr, exact_knn = knn_graph(rows, cols, k_cur, backend, random_state=rng)
+    nprobe = 16  # faiss-ivf lists visited per query (doubled when a sampled check widens)
+    nbr, exact_knn = knn_graph(rows, cols, k_cur, backend, random_state=rng, nprobe=nprobe)
     graph = _Graph(m, n)
     graph.add(np.repeat(np.arange(m), nbr.shape[1]), nbr.ravel())
     t_knn = time.perf_counter() - t0
@@ -404,6 +407,7 @@ def solve_sparse(
     sigma = None
     t_solve = t_cert = 0.0
     n_bad = 0  # rounds whose certificate failed: each one widens more
+    exact_fixes = 0
     n_pot_rounds = 0
     for rnd in range(1, max_rounds + 1):
         er, ec = graph.rows, graph.cols
@@ -412,11 +416,20 @@ def solve_sparse(
         sigma = _solve_on_graph(er, ec, costs, m, n)
         t_solve += time.perf_counter() - ts
         if sigma is None:  # no full matching on the graph: make one possible, let the certificate fix it
-            added = graph.add(*_pairing_edges(rows, cols, er, ec))
+            lonely_r, lonely_c = _lonely(er, ec, m, n)
+            if exact_fixes < 3 and lonely_r.size + lonely_c.size <= 20_000:
+                # Usually a few partners the (approximate) index missed: give the rows a maximum
+                # matching leaves over, and the columns no row lists, their exact nearest cells.
+                added = graph.add(*_exact_edges(rows, cols, lonely_r, lonely_c, k_cur))
+                exact_fixes += 1
+                reason = (f"no full matching on the kNN graph: added the exact {k_cur} nearest cells "
+                          f"of {lonely_r.size} unmatched rows and {lonely_c.size} unlisted columns")
+            else:
+                added = graph.add(*_pairing_edges(rows, cols, er, ec))
+                reason = ("no full matching on the kNN graph: added a 1-D pairing of the cells left "
+                          "unmatched")
             rounds.append({"round": rnd, "n_edges": len(graph), "feasible": False,
-                           "edges_added": added,
-                           "reason": "no full matching on the kNN graph: added a 1-D pairing of the "
-                                     "cells left unmatched"})
+                           "edges_added": added, "reason": reason})
             continue
         if mode == "none":
             rounds.append({"round": rnd, "n_edges": len(graph), "feasible": True})
@@ -454,6 +467,13 @@ def solve_sparse(
             rounds.append(entry)
             break
         added = graph.add(np.repeat(bad, [a.size for a in adds]), np.concatenate(adds))
+        if sample is not None:
+            # Violations in a random sample mean the graph misses edges all over: widen every row
+            # (k and, for faiss-ivf, the lists probed double), not only the rows that were seen.
+            k_cur, nprobe = int(min(2 * k_cur, n)), 2 * nprobe
+            nbr, exact_knn = knn_graph(rows, cols, k_cur, backend, random_state=rng, nprobe=nprobe)
+            added += graph.add(np.repeat(np.arange(m), nbr.shape[1]), nbr.ravel())
+            entry["widened_all_rows_to_k"] = k_cur
         n_bad += 1
         entry["edges_added"] = added
         rounds.append(entry)
@@ -501,6 +521,40 @@ def solve_sparse(
             f"against all {n} columns; optimality of the unchecked rows is not proven."
         )
     return Matching(src_idx, tgt_idx, total, cost_name=cost, method="sparse", info=info)
+
+
+def _lonely(er: np.ndarray, ec: np.ndarray, m: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows left unmatched by a maximum matching of the graph, and columns with no edge."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    g = sp.csr_array((np.ones(er.size), (er, ec)), shape=(m, n))
+    match = maximum_bipartite_matching(g, perm_type="column")
+    listed = np.zeros(n, dtype=bool)
+    listed[ec] = True
+    return np.flatnonzero(match < 0), np.flatnonzero(~listed)
+
+
+def _exact_edges(
+    rows: np.ndarray, cols: np.ndarray, lonely_r: np.ndarray, lonely_c: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest columns of ``lonely_r`` and exact k nearest rows of ``lonely_c``."""
+    from sklearn.neighbors import NearestNeighbors
+
+    er_new, ec_new = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    if lonely_r.size:
+        kk = min(k, cols.shape[0])
+        nbr = NearestNeighbors(n_neighbors=kk, algorithm="brute").fit(cols)
+        idx = nbr.kneighbors(rows[lonely_r], return_distance=False)
+        er_new.append(np.repeat(lonely_r, kk))
+        ec_new.append(idx.ravel())
+    if lonely_c.size:
+        kk = min(k, rows.shape[0])
+        nbr = NearestNeighbors(n_neighbors=kk, algorithm="brute").fit(rows)
+        idx = nbr.kneighbors(cols[lonely_c], return_distance=False)
+        er_new.append(idx.ravel())
+        ec_new.append(np.repeat(lonely_c, kk))
+    return np.concatenate(er_new), np.concatenate(ec_new)
 
 
 def _pairing_edges(
