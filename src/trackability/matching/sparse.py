@@ -408,6 +408,7 @@ def solve_sparse(
     t_solve = t_cert = 0.0
     n_bad = 0  # rounds whose certificate failed: each one widens more
     exact_fixes = 0
+    reverse_added = False
     n_pot_rounds = 0
     for rnd in range(1, max_rounds + 1):
         er, ec = graph.rows, graph.cols
@@ -417,7 +418,15 @@ def solve_sparse(
         t_solve += time.perf_counter() - ts
         if sigma is None:  # no full matching on the graph: make one possible, let the certificate fix it
             lonely_r, lonely_c = _lonely(er, ec, m, n)
-            if exact_fixes < 3 and lonely_r.size + lonely_c.size <= 20_000:
+            if not reverse_added:
+                # Usually partners the (approximate) index missed: every column's nearest rows
+                # bring them back from the other side.
+                rev, _ = knn_graph(cols, rows, k_cur, backend, random_state=rng, nprobe=nprobe)
+                added = graph.add(rev.ravel(), np.repeat(np.arange(n), rev.shape[1]))
+                reverse_added = True
+                reason = (f"no full matching on the kNN graph ({lonely_r.size} rows left over): "
+                          f"added each column's {k_cur} nearest rows")
+            elif exact_fixes < 3 and lonely_r.size + lonely_c.size <= 20_000:
                 # Usually a few partners the (approximate) index missed: give the rows a maximum
                 # matching leaves over, and the columns no row lists, their exact nearest cells.
                 added = graph.add(*_exact_edges(rows, cols, lonely_r, lonely_c, k_cur))
