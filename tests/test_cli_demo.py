@@ -197,6 +197,20 @@ def test_phase_transition_command_centred_is_seeded(tmp_path):
     assert a.loc[a["gap"] == 2.0, "recovery"].item() == 1.0  # trackable at a small gap
 
 
+def test_phase_transition_command_dask_backend_equals_serial(tmp_path):
+    """``--backend dask`` (a LocalCluster) runs the same trials as the serial backend."""
+    pytest.importorskip("distributed")
+    args = ["phase-transition", "--seed-faithful", "--dims", "10", "--gaps", "15,20",
+            "--trials", "4", "--no-progress"]
+    r1 = runner.invoke(app, [*args, "--backend", "serial", "--out", str(tmp_path / "s")])
+    r2 = runner.invoke(app, [*args, "--backend", "dask", "--jobs", "2", "--out", str(tmp_path / "d")])
+    assert r1.exit_code == 0 and r2.exit_code == 0, r1.output + r2.output
+    a = pd.read_csv(tmp_path / "s" / "phase_transition.csv")
+    b = pd.read_csv(tmp_path / "d" / "phase_transition.csv")
+    pd.testing.assert_series_equal(a["recovery"], b["recovery"])
+    assert json.loads(b["config"].iloc[0])["phase_transition"]["backend"] == "dask"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -208,6 +222,8 @@ def test_phase_transition_command_centred_is_seeded(tmp_path):
         (["phase-transition", "--gaps", "1,-2"], "--gaps: '-2' must be non-negative"),
         (["phase-transition", "--gaps", "1,nan"], "--gaps: 'nan' is not finite"),
         (["phase-transition", "--gaps", "1,1"], "--gaps: values must be distinct"),
+        (["phase-transition", "--backend", "spark"], "--backend must be one of serial, joblib, dask"),
+        (["phase-transition", "--scheduler", "tcp://127.0.0.1:8786"], "--scheduler needs --backend dask"),
         (["phase-transition", "--gaps", " , "], "--gaps is empty"),
         (["phase-transition", "--seed-faithful", "--dims", "15", "--gaps", "1"],
          "d=15 is not in the original grid"),

@@ -121,6 +121,14 @@ def phase_transition_cmd(
     n: Annotated[int, typer.Option("--n", min=2, help="Cells per population.")] = 100,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed (centred generator only).")] = 0,
     jobs: JobsOption = 1,
+    backend: Annotated[
+        str, typer.Option("--backend", help="Parallel backend: serial, joblib or dask.")
+    ] = "joblib",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address (with --backend dask); default: "
+                     "a LocalCluster with --jobs workers."),
+    ] = None,
     progress: ProgressOption = True,
 ) -> None:
     """Recovery rate of LAOT over a grid of dimensions and gaps: CSV, heatmap and curves."""
@@ -131,10 +139,15 @@ def phase_transition_cmd(
 
     from trackability.data.synthetic import ORIGINAL_DIMS, ORIGINAL_GAPS
     from trackability.experiments.demo import CENTERED_GAPS, with_provenance
+    from trackability.experiments.parallel import BACKENDS
     from trackability.experiments.phase_transition import phase_transition
     from trackability.plotting.phase import plot_phase_heatmap, plot_recovery_curves
 
     _check_jobs(jobs)
+    if backend not in BACKENDS:
+        fail(f"--backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
+    if scheduler is not None and backend != "dask":
+        fail("--scheduler needs --backend dask.")
     dim_list = _parse_list(dims, "--dims", integer=True) or list(ORIGINAL_DIMS)
     default_gaps = ORIGINAL_GAPS if seed_faithful else CENTERED_GAPS
     gap_list = _parse_list(gaps, "--gaps", integer=False) or [float(g) for g in default_gaps]
@@ -146,12 +159,12 @@ def phase_transition_cmd(
     try:
         table = phase_transition(dim_list, gap_list, trials=trials, n=n,
                                  seed_faithful=seed_faithful, random_state=seed, n_jobs=jobs,
-                                 progress=progress)
+                                 backend=backend, scheduler=scheduler, progress=progress)
     except ValueError as exc:
         fail(str(exc))
     out.mkdir(parents=True, exist_ok=True)
     config = {"phase_transition": {"dims": dim_list, "gaps": gap_list, "trials": trials, "n": n,
-                                   "seed_faithful": seed_faithful}}
+                                   "seed_faithful": seed_faithful, "backend": backend}}
     tagged = with_provenance(table, None if seed_faithful else seed, config)
     csv = out / "phase_transition.csv"
     tagged.to_csv(csv, index=False)
