@@ -391,3 +391,16 @@ def test_inputs_are_never_modified_or_aliased(cls):
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(y, y0)
     assert not np.shares_memory(model.predict(x), x)
+
+
+@pytest.mark.parametrize(
+    ("matching", "error", "message"),
+    [
+        ({"cost": "euclidean"}, ValueError, "matching must not set 'cost'"),
+        ("sparse", TypeError, "matching must be a dict"),
+    ],
+)
+def test_laot_matching_options_are_validated(matching, error, message):
+    pair = near_identity(20, 3, 0.1, random_state=0)
+    with pytest.raises(error, match=message):
+        LAOT(matching=matching).fit(pair.control, pair.treated)

@@ -144,6 +144,17 @@ class LAOT(PerturbationModel):
         check_choice(self.unequal, "unequal", UNEQUAL)
         check_positive(self.alpha, "alpha", allow_zero=True)
         check_positive(self.tol, "tol", allow_zero=True)
+        if self.matching is not None:
+            if not isinstance(self.matching, dict):
+                raise TypeError(
+                    f"matching must be a dict of options for trackability.matching.assign; got "
+                    f"{type(self.matching).__name__}."
+                )
+            if "cost" in self.matching:
+                raise ValueError(
+                    "matching must not set 'cost': use LAOT(cost=...), which is also the cost of "
+                    "the least-squares objective it reports."
+                )
 
     def _objective(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray) -> float:
         resid = y - x @ w.T - b
