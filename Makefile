@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml requirements/ci.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements/ci.txt torch
-	$(BIN)/python -m pip install --quiet -c requirements/ci.txt -e ".[dev,neural,distributed]"
+	$(BIN)/python -m pip install --quiet -c requirements/ci.txt -e ".[dev,neural,distributed,scale]"
 	touch $(STAMP)
 
 install: $(STAMP)
