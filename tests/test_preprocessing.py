@@ -104,3 +104,10 @@ def test_fit_task_fits_on_train_and_transforms_every_split(rng):
     pooled = np.vstack([out.source_train, out.target_train])
     np.testing.assert_allclose(pooled.mean(0), 0, atol=1e-10)  # centred on train ...
     assert abs(np.vstack([out.source_test, out.target_test]).mean(0)).max() > 1e-6  # ... not test
+
+
+def test_fit_rejects_no_arrays_and_mismatched_features():
+    with pytest.raises(TypeError, match="Preprocessor.fit needs at least one array"):
+        Preprocessor(["standardize"]).fit()
+    with pytest.raises(ValueError, match=r"arrays\[1\] has 2 features but arrays\[0\] has 3"):
+        Preprocessor(["standardize"]).fit(np.ones((4, 3)), np.ones((4, 2)))

@@ -151,6 +151,22 @@ def check_pair(
     return src, tgt
 
 
+def check_pooled(arrays: tuple[Any, ...] | list[Any], caller: str) -> np.ndarray:
+    """Validate several cell populations on one feature space and stack their rows.
+
+    Each array is checked with :func:`check_array` (named ``arrays[i]`` in errors); all must have the
+    feature count of the first. ``caller`` names the function for the empty-input error.
+    """
+    if not arrays:
+        raise TypeError(f"{caller} needs at least one array.")
+    checked = [check_array(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
+    d = checked[0].shape[1]
+    for i, a in enumerate(checked[1:], start=1):
+        if a.shape[1] != d:
+            raise ValueError(f"arrays[{i}] has {a.shape[1]} features but arrays[0] has {d}.")
+    return np.concatenate(checked)
+
+
 def check_random_state(random_state: Any) -> np.random.Generator:
     """Turn ``None``, an int, a ``SeedSequence`` or a ``Generator`` into a ``numpy.random.Generator``."""
     if isinstance(random_state, np.random.Generator):

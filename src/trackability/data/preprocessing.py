@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from trackability._validation import check_array, check_choice
+from trackability._validation import check_array, check_choice, check_pooled
 
 STEPS = ("log1p", "arcsinh", "variable", "standardize", "pca")
 
@@ -88,14 +88,8 @@ class Preprocessor:
 
     def fit(self, *arrays: Any, feature_names: Sequence[str] | None = None) -> Preprocessor:
         """Learn every step's parameters from the pooled rows of ``arrays`` (training cells)."""
-        if not arrays:
-            raise TypeError("Preprocessor.fit needs at least one array of training cells.")
-        checked = [check_array(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
-        d = checked[0].shape[1]
-        for i, a in enumerate(checked[1:], start=1):
-            if a.shape[1] != d:
-                raise ValueError(f"arrays[{i}] has {a.shape[1]} features but arrays[0] has {d}.")
-        x = np.concatenate(checked)
+        x = check_pooled(arrays, "Preprocessor.fit")
+        d = x.shape[1]
         names = list(feature_names) if feature_names is not None else None
         if names is not None and len(names) != d:
             raise ValueError(f"{len(names)} feature names for {d} features.")

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from trackability._validation import check_array, check_pair, check_random_state
+from trackability._validation import check_pair, check_pooled, check_random_state
 
 #: The bandwidths CellOT averages over (with the biased estimator), for comparable numbers.
 CELLOT_GAMMAS: tuple[float, ...] = (2.0, 1.0, 0.5, 0.1, 0.01, 0.005)
@@ -143,14 +143,7 @@ def median_heuristic_gamma(
     float
 
     """
-    if not arrays:
-        raise TypeError("median_heuristic_gamma needs at least one array.")
-    checked = [check_array(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
-    d = checked[0].shape[1]
-    for i, a in enumerate(checked[1:], start=1):
-        if a.shape[1] != d:
-            raise ValueError(f"arrays[{i}] has {a.shape[1]} features but arrays[0] has {d}.")
-    pool = np.concatenate(checked)
+    pool = check_pooled(arrays, "median_heuristic_gamma")
     if max_samples is None and pool.shape[0] > _MAX_EXACT_MEDIAN:
         raise ValueError(
             f"median_heuristic_gamma got {pool.shape[0]} cells; the exact median over all pairs is "
