@@ -13,9 +13,9 @@ import pytest
 from trackability.data.task_builders import build_task
 from trackability.experiments.bench import collect, plan, run_benchmark, score
 from trackability.experiments.config import ConfigError, validate_config
-from trackability.experiments.methods import register_method
 from trackability.metrics import mmd2
 from trackability.models import MeanShift
+from trackability.models.registry import register_model
 
 REPO = Path(__file__).resolve().parents[1]
 VOLATILE = ("time_s", "finished_at", "host", "traceback", "git_revision")  # the shared tree changes
@@ -105,7 +105,7 @@ class _Flaky(MeanShift):
 
 
 def test_interrupted_bench_resumes_without_loss(tmp_path):
-    register_method("flaky", _Flaky)
+    register_model("flaky", _Flaky)
     methods = [{"name": "identity"}, {"name": "meanshift"}, {"name": "flaky"}]
     cfg = _config(methods=methods, on_error="raise")
     ref = run_benchmark(cfg, tmp_path / "ref", backend="serial", progress=False)
@@ -147,14 +147,14 @@ class _Broken(MeanShift):
 
 
 def test_failures_are_recorded_and_retried(tmp_path):
-    register_method("broken", _Broken)
+    register_model("broken", _Broken)
     cfg = _config(methods=[{"name": "identity"}, {"name": "meanshift"}, {"name": "broken"}],
                   seeds=1)
     df = run_benchmark(cfg, tmp_path, backend="serial", progress=False)
     bad = df[df["method"] == "broken"]
     assert (bad["status"] == "error").all() and bad["error"].str.contains("broken").all()
     assert (df[df["method"] != "broken"]["status"] == "ok").all()
-    register_method("broken", MeanShift)  # "fixed": the failed rows are retried, not skipped
+    register_model("broken", MeanShift)  # "fixed": the failed rows are retried, not skipped
     df2 = run_benchmark(cfg, tmp_path, backend="serial", progress=False)
     assert (df2["status"] == "ok").all()
 

@@ -45,8 +45,8 @@ from trackability.experiments.config import (
     dump_config,
     load_config,
 )
-from trackability.experiments.methods import resolve_method
 from trackability.experiments.parallel import run_jobs
+from trackability.models.registry import check_params, get_model
 
 #: Columns that come first in ``results.csv`` (metrics, then identification).
 METRICS = (
@@ -129,24 +129,18 @@ def _jsonable(obj: Any) -> Any:
 
 # -- one job ---------------------------------------------------------------------------------------
 def _accepts(func: Any, name: str) -> bool:
-    try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):  # pragma: no cover
-        return False
-    return name in params
+    return name in inspect.signature(func).parameters
 
 
 def _make_model(cls: type, params: dict[str, Any], seed: int) -> Any:
+    """``cls(**params)`` with the job's seed and no progress bar unless the params say otherwise."""
     params = dict(params)
     names = set(inspect.signature(cls.__init__).parameters)
     if "random_state" in names and "random_state" not in params:
         params["random_state"] = seed
     if "progress" in names and "progress" not in params:
         params["progress"] = False
-    unknown = set(params) - names
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no parameter(s) {sorted(unknown)}; valid: "
-                         f"{sorted(names - {'self'})}.")
+    check_params(cls, params)
     return cls(**params)
 
 
@@ -339,7 +333,7 @@ def run_job(job: Job) -> dict[str, Any]:
             random_state=job.seed,
         )
 
-        cls = resolve_method(row["method_key"])
+        cls = get_model(row["method_key"])
         t1 = time.perf_counter()
         # validation-based selection works in the model space, with that space's train gamma
         gamma_model = gamma if (not in_input and cols is None) else median_heuristic_gamma(
@@ -447,12 +441,15 @@ def collect(out_dir: str | os.PathLike, jobs: list[Job] | None = None) -> Any:
 
 
 def check_methods(config: BenchConfig) -> None:
-    """Fail before any work when a method cannot be imported (e.g. torch missing)."""
+    """Fail before any work when a method cannot be imported or lacks a package (e.g. torch)."""
     problems = []
     for m in config.methods:
         try:
-            resolve_method(m.key)
-        except (ImportError, ValueError) as exc:
+            cls = get_model(m.key)
+            check = getattr(cls, "check_dependencies", None)
+            if check is not None:
+                check()
+        except (ImportError, ValueError, TypeError) as exc:
             problems.append(f"  methods.{m.name}: {exc}")
     if problems:
         raise ConfigError("some methods are not available:\n" + "\n".join(problems))

@@ -19,7 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from trackability.data.preprocessing import _normalise_steps
 from trackability.data.task_builders import DATASETS
-from trackability.experiments.methods import BASELINES, known_method, method_names
+from trackability.models.registry import (
+    BASELINES,
+    canonical_name,
+    check_params,
+    get_model,
+    is_model_name,
+    model_names,
+)
 
 #: Options each data set's builder understands (anything else in ``options`` is an error).
 DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -115,10 +122,21 @@ class MethodConfig(_Strict):
 
     @model_validator(mode="after")
     def _known(self) -> MethodConfig:
-        if not known_method(self.key):
+        if not is_model_name(self.key):
             raise ValueError(
-                f"unknown method {self.key!r}; known: {method_names()} (or 'package.module:Class')"
+                f"unknown method {self.key!r}; known: {model_names()} (or 'package.module:Class')"
             )
+        try:
+            cls = get_model(self.key)
+        except ImportError:
+            cls = None  # a third-party module missing here: run_benchmark reports it before any job
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+        if cls is not None:
+            # misspelt hyper-parameters fail here, when the config is loaded, not in a worker;
+            # the class signature is read without constructing the model (torch is not needed)
+            check_params(self.key, self.params, what="params")
+            check_params(self.key, self.grid, what="grid")
         for k, v in self.grid.items():
             if not v:
                 raise ValueError(f"grid.{k} is empty; give at least one value")
@@ -185,7 +203,7 @@ class BenchConfig(_Strict):
             if bad:
                 raise ValueError(f"tasks[{i}].methods: {bad} are not in methods {sorted(known)}")
         if self.require_baselines:
-            keys = {m.key for m in self.methods}
+            keys = {canonical_name(m.key) for m in self.methods}
             missing = [b for b in BASELINES if b not in keys]
             if missing:
                 raise ValueError(

@@ -132,14 +132,14 @@ def fit_predict(
           ``matching_info`` (solver certificates), ``diagnostics`` and ``provenance``.
 
     """
-    from trackability.experiments.methods import resolve_method
+    from trackability.models.registry import get_model
 
     if copy:
         adata = adata.copy()
     x, names = _get_matrix(adata, use_rep, layer)
     src_mask, tgt_mask = _group_masks(adata, groupby, source, target)
     if isinstance(method, str):
-        cls = resolve_method(method)
+        cls = get_model(method)
         kw = dict(params or {})
         import inspect
 
