@@ -264,7 +264,8 @@ def load_config(path: str | os.PathLike) -> BenchConfig:
     FileNotFoundError
         No file at ``path``.
     ConfigError
-        Malformed YAML (with its line and column) or invalid content (with the key path).
+        Not a text file, malformed YAML (with its line and column) or invalid content (with the
+        key path).
 
     """
     import yaml
@@ -273,7 +274,10 @@ def load_config(path: str | os.PathLike) -> BenchConfig:
     if not p.is_file():
         raise FileNotFoundError(f"benchmark config not found: {p}")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not a text (YAML) file: byte {exc.start} is not UTF-8 "
+                          f"({exc.object[exc.start:exc.start + 1]!r}).") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
