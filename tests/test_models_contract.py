@@ -302,3 +302,17 @@ def test_corrupt_neural_files_give_one_error(tmp_path):
         except ModelFileError:
             continue
         np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_history_frame_schema():
+    from trackability.models.base import HISTORY_COLUMNS, history_frame
+
+    df = history_frame([{"step": 1, "train_loss": 2, "n_changed": 5},
+                        {"step": 2, "train_loss": 1.5, "val_score": 0.25, "n_changed": 0}])
+    assert tuple(df.columns) == (*HISTORY_COLUMNS, "n_changed")
+    assert df["step"].dtype == np.int64 and df["train_loss"].dtype == np.float64
+    assert np.isnan(df["val_score"].iloc[0]) and df["val_score"].iloc[1] == 0.25
+    assert list(df["n_changed"]) == [5, 0]
+    assert list(history_frame([]).columns) == list(HISTORY_COLUMNS)
+    with pytest.raises(ValueError, match=r"history row 0 lacks \['train_loss'\]"):
+        history_frame([{"step": 1}])

@@ -304,6 +304,42 @@ def _model_class(path: Path, meta: dict[str, Any]) -> type:
     return model_cls
 
 
+#: The leading columns of every iterative model's ``history_`` (model-specific columns follow).
+HISTORY_COLUMNS = ("step", "train_loss", "val_score")
+
+
+def history_frame(rows: list[dict[str, Any]]) -> Any:
+    """The ``history_`` table of an iterative model, in the shared schema.
+
+    Parameters
+    ----------
+    rows
+        One mapping per logged step, with at least ``step`` and ``train_loss`` (the training
+        objective); ``val_score`` (the validation score, lower is better) where there is one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``step`` (int), ``train_loss`` (float), ``val_score`` (float, NaN where none), then
+        the other keys of ``rows`` in first-seen order.
+
+    """
+    import pandas as pd
+
+    for i, row in enumerate(rows):
+        missing = [c for c in HISTORY_COLUMNS[:2] if c not in row]
+        if missing:
+            raise ValueError(f"history row {i} lacks {missing}; every row needs step and train_loss.")
+    extra: list[str] = []
+    for row in rows:
+        extra += [k for k in row if k not in HISTORY_COLUMNS and k not in extra]
+    df = pd.DataFrame(list(rows), columns=[*HISTORY_COLUMNS, *extra])
+    df["step"] = df["step"].astype(np.int64)
+    df["train_loss"] = df["train_loss"].astype(np.float64)
+    df["val_score"] = df["val_score"].astype(np.float64)
+    return df
+
+
 # -- encoding helpers ----------------------------------------------------------------------------
 def _equal(a: Any, b: Any) -> bool:
     try:
