@@ -31,13 +31,17 @@ def rescale(k: int, *arrays: np.ndarray) -> list[np.ndarray]:
     return [np.ldexp(a, -k) for a in arrays]
 
 
-def unscale(value: float, k: int, power: int, what: str) -> float:
-    """``value * 2**(power * k)``, refused with a clear error when float64 cannot hold it."""
+def unscale(value: float, k: int, power: int, what: str, *, underflow_ok: bool = False) -> float:
+    """``value * 2**(power * k)``, refused with a clear error when float64 cannot hold it.
+
+    With ``underflow_ok`` a result below float64's smallest subnormal is returned as 0.0 (its
+    correctly rounded value: right for a distance, not for a bandwidth that must stay positive).
+    """
     try:
         out = math.ldexp(float(value), power * k) if value != 0.0 else 0.0
     except OverflowError:
         out = math.inf
-    if not math.isfinite(out) or (value != 0.0 and out == 0.0):
+    if not math.isfinite(out) or (value != 0.0 and out == 0.0 and not underflow_ok):
         raise ValueError(
             f"{what} = {value!r} x 2^{power * k} is not representable in float64 (the data's scale "
             f"is about 2^{k}); rescale the data (e.g. divide by a constant) first."

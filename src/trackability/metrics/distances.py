@@ -44,7 +44,8 @@ def energy_distance(x: Any, y: Any, *, block_size: int = 2048) -> float:
     exy = _mean_pairwise_distance(xa, ya, block_size)
     exx = _mean_pairwise_distance(xa, xa, block_size)
     eyy = _mean_pairwise_distance(ya, ya, block_size)
-    return unscale(max(2.0 * exy - exx - eyy, 0.0), k, 1, "energy_distance")
+    return unscale(max(2.0 * exy - exx - eyy, 0.0), k, 1, "energy_distance",
+                   underflow_ok=True)
 
 
 def wasserstein2(x: Any, y: Any, *, squared: bool = False, max_pairs: int = MAX_W2_PAIRS) -> float:
@@ -90,5 +91,5 @@ def wasserstein2(x: Any, y: Any, *, squared: bool = False, max_pairs: int = MAX_
     w2sq = float(ot.emd2(a, b, cost, numItermax=max(100_000, 50 * (m + n) ** 2 // 10)))
     w2sq = max(w2sq, 0.0)
     if squared:
-        return unscale(w2sq, k, 2, "wasserstein2 (squared)")
-    return unscale(float(np.sqrt(w2sq)), k, 1, "wasserstein2")
+        return unscale(w2sq, k, 2, "wasserstein2 (squared)", underflow_ok=True)
+    return unscale(float(np.sqrt(w2sq)), k, 1, "wasserstein2", underflow_ok=True)

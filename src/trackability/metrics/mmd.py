@@ -63,7 +63,7 @@ def kernel_sum(
     largest row norm) exceeds :data:`FLOAT32_TOLERANCE`: then in float64 from exact differences
     (``scipy.spatial.distance.cdist``), in blocks of half the rows (the same memory).
     """
-    return _kernel_sum(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
+    return _kernel_sum(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), 0.0,
                        np.asarray(gammas, dtype=np.float64), 0, same, block_size)
 
 
@@ -85,27 +85,38 @@ def _effective_gammas(gammas: np.ndarray, gamma_exp: int, dtype: type) -> np.nda
 
 
 def _kernel_sum(
-    a: np.ndarray, b: np.ndarray, gammas: np.ndarray, gamma_exp: int, same: bool, block_size: int
+    a: np.ndarray,
+    b: np.ndarray,
+    shift: np.ndarray | float,
+    gammas: np.ndarray,
+    gamma_exp: int,
+    same: bool,
+    block_size: int,
 ) -> np.ndarray:
-    """:func:`kernel_sum` of ``a, b`` with the bandwidths ``gammas * 2**gamma_exp``."""
-    k = pow2_exponent(a, b)
-    a, b = rescale(k, a, b)
-    gamma_exp += 2 * k
-    a_sq = np.einsum("ij,ij->i", a, a)
-    b_sq = np.einsum("ij,ij->i", b, b)
-    r2 = max(float(a_sq.max()), float(b_sq.max()))
-    g64 = _effective_gammas(gammas, gamma_exp, np.float64)
+    """:func:`kernel_sum` of ``a, b`` with the bandwidths ``gammas * 2**gamma_exp``.
+
+    The float32 expansion works on ``a - shift, b - shift`` (a centring that keeps ``|a|^2``
+    small); the float64 fallback forms exact differences of ``a`` and ``b`` themselves, which need
+    no centring (and keep distinctions that a centring would round away).
+    """
+    ac, bc = a - shift, b - shift
+    k = pow2_exponent(ac, bc)
+    ac, bc = rescale(k, ac, bc)
+    r2 = max(float(np.einsum("ij,ij->i", ac, ac).max()), float(np.einsum("ij,ij->i", bc, bc).max()))
+    g64 = _effective_gammas(gammas, gamma_exp + 2 * k, np.float64)
     bound32 = float(g64.max()) * (a.shape[1] + 2) * float(np.finfo(np.float32).eps) * r2
     totals = np.zeros(gammas.size, dtype=np.float64)
     if bound32 <= FLOAT32_TOLERANCE:
-        a32, b32 = a.astype(np.float32), b.astype(np.float32)
+        a32, b32 = ac.astype(np.float32), bc.astype(np.float32)
         b32_sq = np.einsum("ij,ij->i", b32, b32)
-        g = _effective_gammas(gammas, gamma_exp, np.float32)
+        g = _effective_gammas(gammas, gamma_exp + 2 * k, np.float32)
         rows = block_size
     else:
         from scipy.spatial.distance import cdist
 
-        g = g64
+        k = pow2_exponent(a, b)
+        a, b = rescale(k, a, b)
+        g = g64 = _effective_gammas(gammas, gamma_exp + 2 * k, np.float64)
         rows = max(1, block_size // 2)  # float64 blocks: half the rows, the same memory
     for start in range(0, a.shape[0], rows):
         if g is g64:
@@ -179,11 +190,10 @@ def mmd2(
     # pooled centring leaves each sample far from 0 when the two are far apart); the cross sum on
     # the pooled mean.
     m, n = xa.shape[0], ya.shape[0]
-    xc, yc = xa - xa.mean(axis=0), ya - ya.mean(axis=0)
-    kxx = _kernel_sum(xc, xc, gammas, gamma_exp, True, block_size)
-    kyy = _kernel_sum(yc, yc, gammas, gamma_exp, True, block_size)
+    kxx = _kernel_sum(xa, xa, xa.mean(axis=0), gammas, gamma_exp, True, block_size)
+    kyy = _kernel_sum(ya, ya, ya.mean(axis=0), gammas, gamma_exp, True, block_size)
     shift = np.concatenate([xa, ya]).mean(axis=0)
-    kxy = _kernel_sum(xa - shift, ya - shift, gammas, gamma_exp, False, block_size)
+    kxy = _kernel_sum(xa, ya, shift, gammas, gamma_exp, False, block_size)
     if unbiased:
         val = kxx / (m * (m - 1)) + kyy / (n * (n - 1)) - 2.0 * kxy / (m * n)
     else:  # V-statistic: the dropped diagonal terms are exactly 1 each
