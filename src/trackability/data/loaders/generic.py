@@ -111,7 +111,8 @@ def load_anndata(
     else:
         if layer is not None or use_rep is not None:
             raise ValueError(f"{p}: layer / use_rep apply to .h5ad files only.")
-        frame = read_csv(p, what=WHAT, sep="\t" if kind.startswith(".tsv") else ",")
+        frame = read_csv(p, what=WHAT, sep="\t" if kind.startswith(".tsv") else ",",
+                         float_precision="round_trip")
         require_columns(frame.columns, keys, source=str(p), kind="column(s)")
         if features is not None:
             require_columns(frame.columns, features, source=str(p), kind="feature column(s)")
