@@ -19,6 +19,7 @@ from trackability.data.loaders.ap1 import (
 from trackability.data.loaders.colo858 import COLO858_MARKERS, load_colo858_4i
 from trackability.data.loaders.fouri import FOURI_STUDY_DRUGS, FOURI_STUDY_FEATURES, load_4i
 from trackability.data.loaders.kang import KANG_CELL_TYPES, load_kang
+from trackability.data.loaders.nfkb import NFKB_DOSES, NFKB_MINUTES, load_nfkb
 from trackability.data.loaders.sachs import (
     SACHS_CELL_COUNTS,
     SACHS_CONDITIONS,
@@ -38,6 +39,7 @@ from trackability.data.loaders.two_i import (
     dispersion_hvg,
     load_2i,
 )
+from trackability.data.loaders.weinreb import WEINREB_DAYS, clone_ids, load_weinreb
 
 __all__ = [
     "AP1_CONDITIONS",
@@ -50,6 +52,8 @@ __all__ = [
     "FOURI_STUDY_DRUGS",
     "FOURI_STUDY_FEATURES",
     "KANG_CELL_TYPES",
+    "NFKB_DOSES",
+    "NFKB_MINUTES",
     "SACHS_CELL_COUNTS",
     "SACHS_CONDITIONS",
     "SACHS_MARKERS",
@@ -58,14 +62,18 @@ __all__ = [
     "SCIPLEX3_STUDY_DRUGS",
     "TWO_I_CONTROL_DAY",
     "TWO_I_TREATED_DAYS",
+    "WEINREB_DAYS",
+    "clone_ids",
     "dispersion_hvg",
     "load_2i",
     "load_4i",
     "load_ap1",
     "load_colo858_4i",
     "load_kang",
+    "load_nfkb",
     "load_sachs",
     "load_sciplex3",
+    "load_weinreb",
     "parse_time_hours",
     "sciplex3_marker_genes",
 ]
