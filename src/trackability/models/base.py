@@ -174,8 +174,10 @@ class PerturbationModel:
 
     @classmethod
     def load(cls, path: str | Path) -> PerturbationModel:
-        """Rebuild a model written by :meth:`save`."""
+        """Rebuild a model written by :meth:`save`; the path given to ``save`` works here too."""
         path = Path(path)
+        if not path.exists() and path.suffix != ".npz" and path.with_name(path.name + ".npz").exists():
+            path = path.with_name(path.name + ".npz")
         if not path.exists():
             raise FileNotFoundError(f"No saved model at {path}.")
         try:
