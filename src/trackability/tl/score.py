@@ -35,6 +35,7 @@ def score(
     use_rep: str | None = None,
     groupby: str | None = None,
     treated: Any = None,
+    model: Any = None,
     seed: int = 0,
 ) -> Any:
     """Score predicted cells against observed treated cells with the benchmark's metric code.
@@ -58,6 +59,10 @@ def score(
     groupby, treated
         Select the observed treated cells of ``observed`` (default: the fit's ``groupby`` and
         ``treated`` when ``observed`` has that column, else every cell).
+    model
+        The :class:`~trackability.tl.FittedModel` that made ``pred``: scores in its space (through
+        its ``preprocess`` or loadings, the observed cells too) with its training bandwidth. Needed
+        for a model fitted with ``preprocess``; otherwise the record in ``pred.uns`` suffices.
     seed
         Seed of the subsamples of ``w2``.
 
@@ -68,8 +73,6 @@ def score(
         ``n_pred``, ``n_observed``, ``space``.
 
     """
-    import pandas as pd
-
     if isinstance(metrics, str):
         metrics = [metrics]
     unknown = [m for m in metrics if m not in METRICS]
@@ -80,6 +83,15 @@ def score(
     if is_ad:
         check_adata(pred, "pred")
         rec = _record(pred)
+    if model is not None:
+        from trackability.tl.fit import FittedModel
+
+        if not isinstance(model, FittedModel):
+            raise TypeError(f"model must be the result of trackability.tl.fit; got {type(model).__name__}.")
+        if use_rep is not None:
+            raise ValueError("pass either model (score in its space) or use_rep, not both.")
+        return _score_in_model_space(pred, observed, model, list(metrics), gamma, groupby, treated,
+                                     seed)
     params = rec.get("params", {})
     fitted_rep = (rec.get("space") or {}).get("use_rep") or None
     space = use_rep if use_rep is not None else fitted_rep
@@ -100,16 +112,49 @@ def score(
         check_adata(observed, "observed")
         col = groupby or params.get("groupby")
         lab = treated if treated is not None else params.get("treated")
-        obs = observed
-        if col and col in observed.obs.columns and lab is not None:
-            obs = observed[group_mask(observed, col, lab, "treated")]
-        t = _cells(obs, space, "observed")
+        t = _cells(_observed_cells(observed, col, lab), space, "observed")
     else:
         t = np.asarray(observed, dtype=np.float64)
-    values = score_arrays(p, t, list(metrics), gamma=float(gamma), seed=seed)
+    return _table(p, t, list(metrics), float(gamma), seed, space or "X")
+
+
+def _observed_cells(observed: Any, col: str | None, lab: Any) -> Any:
+    if col and col in observed.obs.columns and lab is not None:
+        return observed[group_mask(observed, col, lab, "treated")]
+    return observed
+
+
+def _score_in_model_space(pred: Any, observed: Any, model: Any, metrics: list[str],
+                          gamma: float | None, groupby: str | None, treated: Any, seed: int) -> Any:
+    space = model.space
+    key = f"X_{model.key_added}"
+    if hasattr(pred, "obsm") and space.in_rep and space.use_rep in pred.obsm:
+        p = np.asarray(pred.obsm[space.use_rep], dtype=np.float64)
+    elif hasattr(pred, "obsm") and key in pred.obsm:
+        p = np.asarray(pred.obsm[key], dtype=np.float64)
+    elif hasattr(pred, "obs"):
+        p = space.model_input(pred)
+    else:
+        p = np.asarray(pred, dtype=np.float64)
+    if hasattr(observed, "obs"):
+        check_adata(observed, "observed")
+        obs = _observed_cells(observed, groupby or model.params["groupby"],
+                              treated if treated is not None else model.params["treated"])
+        t = space.model_input(obs)
+    else:
+        t = np.asarray(observed, dtype=np.float64)
+    g = model.gamma if gamma is None else float(gamma)
+    return _table(p, t, metrics, g, seed, space.describe())
+
+
+def _table(p: np.ndarray, t: np.ndarray, metrics: list[str], gamma: float, seed: int,
+           space: str) -> Any:
+    import pandas as pd
+
+    values = score_arrays(p, t, metrics, gamma=gamma, seed=seed)
     rows = [{"metric": m, "value": values[m], "label": METRICS[m][0],
              "higher_is_better": METRICS[m][1], "gamma": float(gamma), "n_pred": p.shape[0],
-             "n_observed": t.shape[0], "space": space or "X"} for m in metrics]
+             "n_observed": t.shape[0], "space": space} for m in metrics]
     return pd.DataFrame(rows)
 
 
