@@ -325,3 +325,23 @@ def test_non_anndata_and_nan_are_refused():
     a.X[0, 0] = np.nan
     with pytest.raises(ValueError, match="adata.X contains 1 NaN"):
         tl.fit(a, "laot", **ARGS)
+
+
+def test_score_with_model_scores_in_the_preprocess_space():
+    from trackability import tl
+    from trackability.data.preprocessing import Preprocessor
+    from trackability.metrics import median_heuristic_gamma, mmd2
+
+    a = _gene_adata(d=8)
+    steps = ["standardize", ("pca", {"n_components": 4})]
+    model = tl.fit(a, "meanshift", **ARGS, preprocess=steps)
+    pred = tl.predict(model, a)
+    pre = Preprocessor(steps).fit(a.X)
+    z = pre.transform(a.X)
+    g = median_heuristic_gamma(z[:60], z[60:], max_samples=2000, random_state=0)
+    zp = z[:60] + (z[60:].mean(0) - z[:60].mean(0))
+    table = tl.score(pred, a, model=model, metrics=["mmd2"])
+    assert table["gamma"][0] == pytest.approx(g)
+    assert table["value"][0] == pytest.approx(mmd2(zp, z[60:], gamma=g), rel=1e-8)
+    with pytest.raises(ValueError, match="pass gamma="):
+        tl.score(pred, a)  # genes: the recorded bandwidth is the preprocess space's
