@@ -304,6 +304,28 @@ def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float) 
 _PREPARED: dict[str, tuple[Any, Any, Any]] = {}
 
 
+def critical_gap_of(task: Any) -> float | None:
+    """Delta of a task whose true Lipschitz rate is known (``meta['lipschitz_rate']``, synthetic).
+
+    ``Delta = sqrt((1 - delta) / (2 n L^2))`` with the (2, delta) restricted-isometry constant of
+    the training control cells (the n cells the models match; unit-free ``scale="optimal"``).
+    None when the task has no known rate or the estimate fails (the mark is optional: a benchmark
+    never fails for it).
+    """
+    from trackability.diagnostics.critical import critical_gap
+    from trackability.diagnostics.rip import rip
+
+    lip = task.meta.get("lipschitz_rate")
+    if lip is None:
+        return None
+    control = task.source_train
+    try:
+        r = rip(control, 2, progress=False)
+        return float(critical_gap(min(r.delta, 1.0), control.shape[0], float(lip), scale=r.scale))
+    except Exception:  # noqa: BLE001 - optional mark
+        return None
+
+
 def _prepared(job: Job) -> tuple[Any, Any, Any]:
     """(task, fitted preprocessor, preprocessed task) of a job, reused across its methods.
 
@@ -322,6 +344,8 @@ def _prepared(job: Job) -> tuple[Any, Any, Any]:
         adata = load_dataset(tcfg["dataset"], **options)
         task = build_task(tcfg["dataset"], job.task, job.seed, adata=adata,
                           split=tcfg.get("split") or {}, **options)
+        if "lipschitz_rate" in task.meta and "critical_gap" not in task.meta:
+            task.meta["critical_gap"] = critical_gap_of(task)
         pre = Preprocessor(tcfg.get("preprocessing") or [])
         _PREPARED[key] = (task, pre, pre.fit_task(task))
     return _PREPARED[key]
@@ -418,7 +442,11 @@ def run_job(job: Job) -> dict[str, Any]:
 
 # -- the whole benchmark ---------------------------------------------------------------------------
 def plan(config: BenchConfig, out_dir: str | os.PathLike) -> list[Job]:
-    """Every job of ``config`` (loads each data set once to list its tasks)."""
+    """Every job of ``config``.
+
+    Task names come from each data set's registry entry: from the options and cheap metadata
+    where it can (no data set is loaded in the parent for those); the data are loaded in the jobs.
+    """
     from trackability.data.task_builders import task_names
 
     rows_dir = str(Path(out_dir) / "rows")

@@ -223,7 +223,7 @@ class PerturbationModel(BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PerturbationModel:
-        """Rebuild a model written by :meth:`save`.
+        """Rebuild a model written by :meth:`save`; the path given to ``save`` works here too.
 
         Raises
         ------
@@ -241,6 +241,8 @@ class PerturbationModel(BaseEstimator):
         if not isinstance(path, str | os.PathLike):
             raise TypeError(f"path must be a file path (str or os.PathLike); got {type(path).__name__}.")
         path = Path(path)
+        if not path.exists() and path.suffix != ".npz" and path.with_name(path.name + ".npz").exists():
+            path = path.with_name(path.name + ".npz")
         if not path.exists():
             raise FileNotFoundError(f"No saved model at {path}.")
         meta, arrays = _read_model_file(path)
