@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from trackability._validation import check_choice, check_random_state
+from trackability.matching.auto import check_k
 from trackability.matching.costs import COSTS, pair_costs
 from trackability.matching.dense import power_of_two_scale
 from trackability.matching.result import Matching
@@ -380,8 +381,7 @@ def solve_sparse(
     """
     check_choice(cost, "cost", COSTS)
     check_choice(certify, "certify", CERTIFY)
-    if not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k must be a positive integer; got {k!r}.")
+    k = check_k(k)
     if not isinstance(sample_size, int | np.integer) or sample_size < 1:
         raise ValueError(f"sample_size must be a positive integer; got {sample_size!r}.")
     if not isinstance(max_rounds, int | np.integer) or max_rounds < 1:

@@ -15,6 +15,7 @@ import numpy as np
 from trackability._progress import progress_bar
 from trackability._validation import check_choice, check_positive, check_random_state
 from trackability.matching import COSTS, Matching, assign
+from trackability.matching.auto import check_laot_memory, memory_budget
 from trackability.models.base import PerturbationModel
 
 UNEQUAL = ("rectangular", "subsample")
@@ -176,9 +177,13 @@ class LAOT(PerturbationModel):
                 src_idx = np.sort(rng.choice(n0, size=m, replace=False))
             else:
                 tgt_idx = np.sort(rng.choice(nt, size=m, replace=False))
+        match_kwargs = dict(self.matching or {})
+        budget = memory_budget(match_kwargs.get("max_memory"))
+        check_laot_memory(
+            src_idx.size, tgt_idx.size, source.shape[1], budget, ridge=self.alpha > 0
+        )
         x, y = source[src_idx], target[tgt_idx]
         d = x.shape[1]
-        match_kwargs = dict(self.matching or {})
 
         w, b = np.eye(d), np.zeros(d)
         best = None
