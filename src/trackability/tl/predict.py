@@ -179,7 +179,11 @@ def fit_predict(
     uns["fitted"] = fitted
 
     matching = getattr(model, "matching_", None)
-    if matching is not None:
+    if matching is not None and not hasattr(matching, "target"):
+        # a soft TransportPlan (entropic LAOT) has no partner per cell: no match columns
+        uns["matching_info"] = _jsonish({"cost": matching.total_cost, "cost_name": matching.cost_name,
+                                         "method": matching.method, **dict(matching.info)})
+    elif matching is not None:
         obs_names = np.asarray(adata.obs_names, dtype=object)
         src_ids, tgt_ids = np.flatnonzero(src_mask), np.flatnonzero(tgt_mask)
         s_idx, t_idx = src_ids[matching.source], tgt_ids[matching.target]
