@@ -2,8 +2,8 @@
 
 Beside them, the readings that give them meaning:
 
-- the replicate ceiling (the pseudo-method ``replicate``: the metric between two halves of the
-  observed treated cells) as a column of every raw table;
+- the replicate ceiling (``ceiling.<metric>`` of each row: the metric between two halves of the
+  observed treated cells, once per task and seed) as the ``replicate`` column of every raw table;
 - :func:`calibrated`: ``s = (u - b) / (r - b)`` per task and seed against the mean shift ``b``
   and the ceiling ``r``, summarised by :func:`pivot_calibrated`;
 - :func:`paired_tests`: does each method beat the mean shift over seeds (Wilcoxon, paired t);
@@ -117,8 +117,8 @@ def pivot(
 
     ``higher`` overrides the metric's direction from the registry (e.g. for calibrated scores).
     The best method per task (lowest mean, or highest for R^2/Pearson) is wrapped in ``**``; the
-    replicate ceiling (pseudo-method ``replicate``), when present, is the last column and never
-    marked best.
+    replicate ceiling (the rows' ``ceiling.<metric>``), when present, is the last column
+    ``replicate`` and never marked best.
     """
     summ = summarize(results, [metric])
     lower = metric in LOWER_IS_BETTER if higher is None else not higher
@@ -127,12 +127,15 @@ def pivot(
     import pandas as pd
 
     table = pd.DataFrame(index=tasks, columns=methods, dtype=object)
-    if CEILING in methods:  # the ceiling last: a reference, not a competitor
-        methods = [m for m in methods if m != CEILING] + [CEILING]
-        table = table[methods]
+    ceil = _ceiling_summary(results, metric)
+    if ceil is not None:  # the ceiling last: a reference, not a competitor
+        table[CEILING] = ""
+        for t, (mean, sd) in ceil.items():
+            if t in table.index:
+                table.loc[t, CEILING] = _fmt(mean, sd, digits)
     for t in tasks:
         sub = summ[summ["task"] == t]
-        means = sub[sub["method"] != CEILING].set_index("method")[f"{metric}_mean"]
+        means = sub.set_index("method")[f"{metric}_mean"]
         best = (means.idxmin() if lower else means.idxmax()) if means.notna().any() else None
         for _, r in sub.iterrows():
             cell = _fmt(r[f"{metric}_mean"], r[f"{metric}_sd"], digits)
@@ -141,6 +144,18 @@ def pivot(
             table.loc[t, r["method"]] = cell
     table.index.name = "task"
     return table.fillna("")
+
+
+def _ceiling_summary(results: Any, metric: str) -> dict[str, tuple[float, float]] | None:
+    """Mean and sd over seeds of the replicate ceiling ``ceiling.<metric>`` per task (or None)."""
+    col = f"ceiling.{metric}"
+    df = _ok(results)
+    if col not in df.columns or not df[col].notna().any():
+        return None
+    per_seed = df.groupby(["task", "seed"], sort=False)[col].first().reset_index()
+    g = per_seed.groupby("task", sort=False)[col]
+    return {t: (float(m), float(s)) for t, m, s in zip(
+        g.mean().index, g.mean().to_numpy(), g.std(ddof=1).to_numpy(), strict=True)}
 
 
 def to_markdown(table: Any) -> str:
@@ -155,7 +170,6 @@ def to_markdown(table: Any) -> str:
 def win_counts(results: Any, metric: str = "mmd2") -> Any:
     """How often each method is best per (task, seed) on ``metric``: a robustness summary."""
     df = _ok(results)
-    df = df[df["method"] != CEILING]
     lower = metric in LOWER_IS_BETTER
     idx = (df.groupby(["task", "seed"])[metric].idxmin() if lower
            else df.groupby(["task", "seed"])[metric].idxmax())
@@ -176,15 +190,15 @@ def _role(df: Any) -> Any:
 def calibrated(results: Any, metric: str = "mmd2", *, baseline: str = BASELINE) -> Any:
     """Calibrated score ``s = (u - b) / (r - b)`` of every row, per (task, seed).
 
-    ``b`` is the ``baseline`` method's value (the mean shift) and ``r`` the replicate ceiling's
-    (the pseudo-method ``replicate``) on the same task and seed. ``s = 0``: no better than the mean
+    ``b`` is the ``baseline`` method's value (the mean shift) and ``r`` the replicate ceiling
+    (the row's ``ceiling.<metric>`` column) on the same task and seed. ``s = 0``: no better than the mean
     shift; ``s = 1``: as close to the truth as two halves of the observed cells are to each other.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``task, method, seed, <metric>`` (the calibrated score) for every method other
-        than the baseline and the ceiling; empty when the table has no ceiling rows.
+        than the baseline; empty when the table has no ceiling columns (older results).
 
     """
     import pandas as pd
@@ -194,13 +208,13 @@ def calibrated(results: Any, metric: str = "mmd2", *, baseline: str = BASELINE) 
     df = _ok(results)
     if metric not in df.columns:
         raise ValueError(f"metric column {metric!r} not in the results table.")
-    role = _role(df)
-    ref = df.assign(_role=role)
+    col = f"ceiling.{metric}"
+    ref = df.assign(_role=_role(df))
     b = ref[ref["_role"] == baseline].groupby(["task", "seed"])[metric].mean().rename("_b")
-    r = ref[ref["_role"] == CEILING].groupby(["task", "seed"])[metric].mean().rename("_r")
-    rows = ref[~ref["_role"].isin([baseline, CEILING])]
-    if r.empty or b.empty or rows.empty:
+    rows = ref[ref["_role"] != baseline]
+    if col not in df.columns or b.empty or rows.empty:
         return pd.DataFrame(columns=["task", "method", "seed", metric])
+    r = ref.groupby(["task", "seed"])[col].first().rename("_r")
     rows = rows.join(b, on=["task", "seed"]).join(r, on=["task", "seed"])
     out = rows[["task", "method", "seed"]].copy()
     out[metric] = calibrated_score(rows[metric].to_numpy(), rows["_b"].to_numpy(),
@@ -242,7 +256,7 @@ def paired_tests(results: Any, metric: str = "mmd2", *, baseline: str = BASELINE
         base = grp[grp["_role"] == baseline].groupby("seed")[metric].mean()
         if base.empty:
             continue
-        for method, sub in grp[~grp["_role"].isin([baseline, CEILING])].groupby(
+        for method, sub in grp[grp["_role"] != baseline].groupby(
                 "method", sort=False):
             vals = sub.groupby("seed")[metric].mean()
             seeds = sorted(set(vals.index) & set(base.index))

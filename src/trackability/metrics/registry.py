@@ -6,7 +6,9 @@ higher is better, and what computing it needs besides the predicted and observed
 made from; ``truth``: the true treated state of each test cell, synthetic data only; ``seed``: a
 seeded subsample or permutation). ``scope`` says where it is computed: ``"row"`` by the benchmark
 scorer for one (task, method, seed), ``"table"`` across the rows of a results table (e.g. the rank
-metric needs every task of a data set), ``"cost"`` a resource column (fit time).
+metric needs every task of a data set), ``"cost"`` a resource column (fit time). ``calibrate`` says whether the calibrated score
+``(u - b) / (r - b)`` against the mean shift and the replicate ceiling is meaningful (not for a
+p-value).
 
 Adding a metric touches this file (its entry) and the function that computes it.
 """
@@ -31,6 +33,7 @@ class Metric:
     needs: tuple[str, ...] = ()
     scope: str = "row"
     description: str = ""
+    calibrate: bool = True
 
 
 def _fn(module: str, name: str) -> Callable[..., Any]:
@@ -82,7 +85,8 @@ for _m in (
     Metric("deg_sign", "sign agreement of top-k Δ", True, _fn("gene", "deg_sign_agreement"),
            ("control",), description="fraction of the top_k changed features with the right sign"),
     Metric("etest_p", "E-test p (prediction vs truth)", True, _fn("significance", "energy_test"),
-           ("seed",), description="permutation p-value; large: indistinguishable from the truth"),
+           ("seed",), description="permutation p-value; large: indistinguishable from the truth",
+           calibrate=False),
     Metric("rank", "rank of own condition", False, _fn("calibration", "rank_metrics"),
            scope="table", description="PerturBench's normalised rank across a data set's tasks"),
     Metric("centroid_acc", "centroid accuracy", True, _fn("calibration", "rank_metrics"),
