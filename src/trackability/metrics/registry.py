@@ -6,9 +6,9 @@ higher is better, and what computing it needs besides the predicted and observed
 made from; ``truth``: the true treated state of each test cell, synthetic data only; ``seed``: a
 seeded subsample or permutation). ``scope`` says where it is computed: ``"row"`` by the benchmark
 scorer for one (task, method, seed), ``"table"`` across the rows of a results table (e.g. the rank
-metric needs every task of a data set), ``"cost"`` a resource column (fit time). ``calibrate`` says whether the calibrated score
-``(u - b) / (r - b)`` against the mean shift and the replicate ceiling is meaningful (not for a
-p-value).
+metric needs every task of a data set), ``"cost"`` a resource column (fit time). ``calibrate``
+says whether the calibrated score ``(u - b) / (r - b)`` against the mean shift and the replicate
+ceiling is meaningful (not for a p-value).
 
 Adding a metric touches this file (its entry) and the function that computes it.
 """
