@@ -78,8 +78,9 @@ def float32_bound(x, y, g):
     """Worst-case error of mmd2 from its float32 kernels, per kernel value.
 
     ``g (d + 2) eps32 R^2`` from the distance, plus ``2 eps32`` from rounding ``g d2`` and ``exp``
-    in float32 (each kernel value is at most 1). R is the largest distance from the centre each sum uses (own mean within, pooled mean across);
-    a sum whose bound exceeds FLOAT32_TOLERANCE is computed in float64 from exact differences.
+    in float32 (each kernel value is at most 1). R is the largest distance from the centre each
+    sum uses (own mean within, pooled mean across); a sum whose bound exceeds FLOAT32_TOLERANCE
+    is computed in float64 from exact differences.
     """
     def one(a, b):
         c = np.vstack([a, b]).mean(0) if a is not b else a.mean(0)

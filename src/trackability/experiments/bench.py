@@ -47,13 +47,18 @@ from trackability.experiments.config import (
     load_config,
 )
 from trackability.experiments.parallel import run_jobs
+from trackability.metrics.registry import metric_names
 from trackability.models.registry import check_params, get_model
 
-#: Columns that come first in ``results.csv`` (metrics, then identification).
-METRICS = (
-    "mmd2", "mmd2_cellot", "energy", "w2", "mean_r2", "mean_pearson", "rmse_paired",
-)
+#: Metric columns of a row, in the order of the metric registry
+#: (:mod:`trackability.metrics.registry`).
+METRICS = metric_names("row")
 LEADING = ("task", "method", "seed", *METRICS, "status")
+
+#: Prefix of the replicate-ceiling columns: ``ceiling.<metric>`` is the metric between two random
+#: halves of the observed test treated cells, computed once per (task, seed) in each worker and
+#: written into every row of that task and seed (see :func:`replicate_halves`).
+CEILING_PREFIX = "ceiling."
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,7 @@ def score(
     seed: int,
     metrics_cfg: dict[str, Any],
     truth: np.ndarray | None = None,
+    control: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The shared metrics of one prediction (the only scoring code the benchmark uses).
 
@@ -230,11 +236,16 @@ def score(
     gamma
         RBF bandwidth from the training split (median heuristic).
     seed
-        Seed of the subsamples (``max_eval_cells``, ``w2_max_cells``).
+        Seed of the subsamples (``max_eval_cells``, ``w2_max_cells``) and of the E-test's
+        permutations.
     metrics_cfg
         :class:`~trackability.experiments.config.MetricsConfig` as a dict.
     truth
         The known treated state of each test control cell (synthetic data), for ``rmse_paired``.
+    control
+        The test control cells the prediction was made from, for the gene-level metrics of the
+        change from control (``delta_pearson``, ``delta_pearson_top``, ``deg_sign``) and the saved
+        means of the rank metric; skipped when None.
 
     """
     from trackability.metrics import (
@@ -269,7 +280,78 @@ def score(
             out[name] = fn(p, t)
         except ValueError:
             out[name] = float("nan")  # undefined (e.g. one feature); recorded as missing
+    out.update(_score_more(pred, target, control, seed, metrics_cfg))
     return out
+
+
+def _score_more(
+    pred: np.ndarray, target: np.ndarray, control: np.ndarray | None, seed: int,
+    cfg: dict[str, Any],
+) -> dict[str, Any]:
+    """Gene-level metrics, the E-test and the saved means of one prediction.
+
+    They draw from their own seeded stream, so the subsamples of the metrics of :func:`score`
+    stay those of earlier versions (the same numbers).
+    """
+    from trackability.metrics.gene import deg_sign_agreement, delta_pearson
+    from trackability.metrics.significance import energy_test
+
+    out: dict[str, Any] = {}
+    rng = np.random.default_rng([int(seed), 13])
+    n_perm = int(cfg.get("etest_permutations", 500))
+    if n_perm > 0:
+        m = int(cfg.get("etest_max_cells", 500))
+        res = energy_test(_subsample(pred, m, rng), _subsample(target, m, rng),
+                          n_permutations=n_perm, random_state=rng)
+        out["etest_p"], out["etest_stat"], out["etest_permutations"] = (
+            res.p_value, res.statistic, res.n_permutations)
+    if control is None:
+        return out
+    k = int(cfg.get("top_k", 20))
+    for name, fn in (("delta_pearson", lambda: delta_pearson(pred, target, control)),
+                     ("delta_pearson_top", lambda: delta_pearson(pred, target, control, top_k=k)),
+                     ("deg_sign", lambda: deg_sign_agreement(pred, target, control, top_k=k))):
+        try:
+            out[name] = fn()
+        except ValueError:
+            out[name] = float("nan")  # undefined (one feature, no change); recorded as missing
+    out["top_k"] = min(k, target.shape[1])
+    if target.shape[1] <= int(cfg.get("means_max_features", 2000)):
+        # the per-task means the rank metric compares across the tasks of a data set (tables)
+        out["pred_mean"] = json.dumps(np.round(pred.mean(axis=0), 8).tolist())
+        out["target_mean"] = json.dumps(np.round(target.mean(axis=0), 8).tolist())
+        out["control_mean"] = json.dumps(np.round(control.mean(axis=0), 8).tolist())
+    return out
+
+
+def replicate_halves(target: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint random halves of the observed treated cells (the replicate ceiling's pair)."""
+    if target.shape[0] < 4:
+        raise ValueError(f"the replicate ceiling needs >= 4 test treated cells; got {target.shape[0]}.")
+    order = np.random.default_rng([int(seed), 17]).permutation(target.shape[0])
+    half = target.shape[0] // 2
+    return target[np.sort(order[:half])], target[np.sort(order[half : 2 * half])]
+
+
+_CEILINGS: dict[str, dict[str, Any]] = {}
+
+
+def _ceiling(job: Job, target: np.ndarray, control: np.ndarray, gamma: float) -> dict[str, Any]:
+    """The replicate ceiling of a job's task and seed.
+
+    :func:`score` of one half of the observed test treated cells against the other, cached per
+    process (the methods of one split run next to each other and share it).
+    """
+    task = {k: v for k, v in job.task_cfg.items() if k not in ("only", "methods")}
+    key = config_hash({"task": task, "subtask": job.task, "seed": job.seed,
+                       "metrics": job.metrics_cfg})
+    if key not in _CEILINGS:
+        _CEILINGS.clear()
+        half_a, half_b = replicate_halves(target, job.seed)
+        vals = score(half_a, half_b, gamma=gamma, seed=job.seed, metrics_cfg=job.metrics_cfg,
+                     control=control)
+        _CEILINGS[key] = {f"{CEILING_PREFIX}{k}": v for k, v in vals.items() if k in METRICS}
+    return dict(_CEILINGS[key])
 
 
 def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float) -> tuple[Any, dict]:
@@ -381,17 +463,17 @@ def run_job(job: Job) -> dict[str, Any]:
         cols = task.score_features
         if in_input:
             tr_s, tr_t, te_t = task.source_train, task.target_train, task.target_test
-            truth = task.test_truth
+            te_s, truth = task.source_test, task.test_truth
         else:
             tr_s, tr_t, te_t = ptask.source_train, ptask.target_train, ptask.target_test
-            truth = ptask.test_truth
+            te_s, truth = ptask.source_test, ptask.test_truth
             if cols is not None and ptask.n_features != task.n_features:
                 raise ValueError(
                     f"task {task.name!r} is scored on selected features but its preprocessing "
                     "changes the feature space; set score_space: input."
                 )
         if cols is not None:
-            tr_s, tr_t, te_t = tr_s[:, cols], tr_t[:, cols], te_t[:, cols]
+            tr_s, tr_t, te_t, te_s = tr_s[:, cols], tr_t[:, cols], te_t[:, cols], te_s[:, cols]
             truth = None if truth is None else truth[:, cols]
         row["d_score"] = te_t.shape[1]
         row["score_space"] = "input" if in_input else "model"
@@ -425,7 +507,9 @@ def run_job(job: Job) -> dict[str, Any]:
         if cols is not None:
             pred = pred[:, cols]
         row.update(score(pred, te_t, gamma=gamma, seed=job.seed, metrics_cfg=job.metrics_cfg,
-                         truth=truth))
+                         truth=truth, control=te_s))
+        if job.metrics_cfg.get("replicate", True):
+            row.update(_ceiling(job, te_t, te_s, gamma))
         row["status"] = "ok"
         row["error"] = ""
     except Exception as exc:

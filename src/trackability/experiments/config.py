@@ -148,6 +148,11 @@ class MetricsConfig(_Strict):
     energy: bool = True
     w2: bool = True
     cellot_mmd: bool = True
+    top_k: int = Field(20, ge=1)
+    etest_permutations: int = Field(500, ge=0)
+    etest_max_cells: int = Field(500, ge=2)
+    replicate: bool = True
+    means_max_features: int = Field(2000, ge=0)
 
 
 class BenchConfig(_Strict):

@@ -12,18 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from trackability.metrics.registry import label as _label
+from trackability.metrics.registry import metric_names as _metric_names
 from trackability.plotting._axes import subplots
 
-#: Axis labels of the metrics.
-METRIC_LABELS = {
-    "mmd2": "MMD² (unbiased, train-median γ)",
-    "mmd2_cellot": "MMD² (biased, CellOT γ set)",
-    "energy": "energy distance",
-    "w2": "W2 distance",
-    "mean_r2": "R² of feature means",
-    "mean_pearson": "Pearson r of feature means",
-    "rmse_paired": "paired RMSE to the true map",
-}
+#: Axis labels of the metrics (from the metric registry).
+METRIC_LABELS = {name: _label(name) for name in _metric_names()}
 
 #: Fixed colours so a method keeps its colour across figures.
 METHOD_COLORS = {
