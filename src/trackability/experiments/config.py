@@ -19,7 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from trackability.data.preprocessing import _normalise_steps
 from trackability.data.registry import dataset_names, dataset_options, get_dataset
-from trackability.experiments.methods import BASELINES, known_method, method_names
+from trackability.models.registry import (
+    BASELINES,
+    canonical_name,
+    check_params,
+    get_model,
+    is_model_name,
+    model_names,
+)
 
 #: Options each registered data set understands (anything else in ``options`` is an error); the
 #: typed models are in the data-set registry (:mod:`trackability.data.registry`).
@@ -109,10 +116,21 @@ class MethodConfig(_Strict):
 
     @model_validator(mode="after")
     def _known(self) -> MethodConfig:
-        if not known_method(self.key):
+        if not is_model_name(self.key):
             raise ValueError(
-                f"unknown method {self.key!r}; known: {method_names()} (or 'package.module:Class')"
+                f"unknown method {self.key!r}; known: {model_names()} (or 'package.module:Class')"
             )
+        try:
+            cls = get_model(self.key)
+        except ImportError:
+            cls = None  # a third-party module missing here: run_benchmark reports it before any job
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+        if cls is not None:
+            # misspelt hyper-parameters fail here, when the config is loaded, not in a worker;
+            # the class signature is read without constructing the model (torch is not needed)
+            check_params(self.key, self.params, what="params")
+            check_params(self.key, self.grid, what="grid")
         for k, v in self.grid.items():
             if not v:
                 raise ValueError(f"grid.{k} is empty; give at least one value")
@@ -179,7 +197,7 @@ class BenchConfig(_Strict):
             if bad:
                 raise ValueError(f"tasks[{i}].methods: {bad} are not in methods {sorted(known)}")
         if self.require_baselines:
-            keys = {m.key for m in self.methods}
+            keys = {canonical_name(m.key) for m in self.methods}
             missing = [b for b in BASELINES if b not in keys]
             if missing:
                 raise ValueError(
@@ -240,7 +258,8 @@ def load_config(path: str | os.PathLike) -> BenchConfig:
     FileNotFoundError
         No file at ``path``.
     ConfigError
-        Malformed YAML (with its line and column) or invalid content (with the key path).
+        Not a text file, malformed YAML (with its line and column) or invalid content (with the
+        key path).
 
     """
     import yaml
@@ -249,7 +268,10 @@ def load_config(path: str | os.PathLike) -> BenchConfig:
     if not p.is_file():
         raise FileNotFoundError(f"benchmark config not found: {p}")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not a text (YAML) file: byte {exc.start} is not UTF-8 "
+                          f"({exc.object[exc.start:exc.start + 1]!r}).") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

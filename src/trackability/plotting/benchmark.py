@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from trackability.plotting._axes import subplots
+
 #: Axis labels of the metrics.
 METRIC_LABELS = {
     "mmd2": "MMD² (unbiased, train-median γ)",
@@ -170,6 +172,7 @@ def plot_metric_vs_gap(
     methods: Sequence[str] | None = None,
     log: bool = True,
     logx: bool | None = None,
+    ax: Any = None,
     path: str | os.PathLike | None = None,
 ) -> Any:
     """``metric`` (mean +- sd over seeds) against the gap, one line per method, a panel per facet.
@@ -196,6 +199,8 @@ def plot_metric_vs_gap(
         Log-scaled y axis (when every value is positive).
     logx
         Log-scaled gap axis (default: when every gap is positive and they span > 1.5 decades).
+    ax
+        Axes to draw into (one per panel, row-major); default: a new figure.
     path
         Save the figure there when given.
 
@@ -204,16 +209,14 @@ def plot_metric_vs_gap(
     matplotlib.figure.Figure
 
     """
-    import matplotlib.pyplot as plt
-
     df = _ok(results, metric)
     if gap not in df.columns:
         raise ValueError(f"results have no gap column {gap!r}; is this a sweep?")
     facets = [None] if facet is None or facet not in df.columns else sorted(df[facet].unique())
     methods = list(methods) if methods is not None else list(dict.fromkeys(df["method"]))
     colors = _colors(methods)
-    fig, axes = plt.subplots(1, len(facets), figsize=(4.2 * len(facets) + 0.8, 3.8),
-                             squeeze=False, sharey=True, constrained_layout=True)
+    fig, axes = subplots(ax, 1, len(facets), figsize=(4.2 * len(facets) + 0.8, 3.8),
+                         sharey=True, constrained_layout=True)
     use_log = log and bool(np.all(df[metric].astype(float) > 0))
     gaps = df[gap].astype(float).to_numpy()
     if logx is None:

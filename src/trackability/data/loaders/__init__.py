@@ -20,6 +20,7 @@ from trackability.data.loaders.colo858 import COLO858_MARKERS, load_colo858_4i
 from trackability.data.loaders.fouri import FOURI_STUDY_DRUGS, FOURI_STUDY_FEATURES, load_4i
 from trackability.data.loaders.generic import load_anndata
 from trackability.data.loaders.kang import KANG_CELL_TYPES, load_kang
+from trackability.data.loaders.nfkb import NFKB_DOSES, NFKB_MINUTES, load_nfkb
 from trackability.data.loaders.sachs import (
     SACHS_CELL_COUNTS,
     SACHS_CONDITIONS,
@@ -48,6 +49,7 @@ from trackability.data.loaders.two_i import (
     dispersion_hvg,
     load_2i,
 )
+from trackability.data.loaders.weinreb import WEINREB_DAYS, clone_ids, load_weinreb
 
 __all__ = [
     "AP1_CONDITIONS",
@@ -61,6 +63,8 @@ __all__ = [
     "FOURI_STUDY_DRUGS",
     "FOURI_STUDY_FEATURES",
     "KANG_CELL_TYPES",
+    "NFKB_DOSES",
+    "NFKB_MINUTES",
     "SACHS_CELL_COUNTS",
     "SACHS_CONDITIONS",
     "SACHS_MARKERS",
@@ -69,6 +73,8 @@ __all__ = [
     "SCIPLEX3_STUDY_DRUGS",
     "TWO_I_CONTROL_DAY",
     "TWO_I_TREATED_DAYS",
+    "WEINREB_DAYS",
+    "clone_ids",
     "dispersion_hvg",
     "load_2i",
     "load_4i",
@@ -80,9 +86,11 @@ __all__ = [
     "load_kang",
     "load_kang3",
     "load_kouno",
+    "load_nfkb",
     "load_sachs",
     "load_sciplex3",
     "load_serum",
+    "load_weinreb",
     "load_wot2017",
     "parse_time_hours",
     "sciplex3_marker_genes",
