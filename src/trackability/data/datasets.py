@@ -256,7 +256,18 @@ def _kang3_names(split: dict[str, Any], o: dict[str, Any]) -> list[str]:
         return list(o["contexts"])
     if kind == "replicate":
         return list(KANG3_DONORS)
-    return sorted(set(_load_kang3(o.get("path"), o.get("layer", "logcounts")).obs["cell_type"]))
+    from trackability.data.loaders._files import locate, read_h5ad
+    from trackability.data.loaders.tables import KANG3_DEFAULT
+
+    what = "Kang 2018 3-donor data set"  # the cell types from obs alone (X stays on disk)
+    a = read_h5ad(locate(o.get("path"), KANG3_DEFAULT, what=what, suffixes=(".h5ad",)), what=what,
+                  backed=True)
+    try:
+        if "cell" not in a.obs.columns:
+            raise KeyError(f"{what}: {a.filename} has no obs column 'cell'.")
+        return sorted(set(a.obs["cell"].astype(str)))
+    finally:
+        a.file.close()
 
 
 def _kang3_tasks(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
