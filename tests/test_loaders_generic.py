@@ -178,3 +178,13 @@ def test_plan_reads_no_data_set_in_the_parent(monkeypatch, tmp_path):
         jobs = plan(cfg, tmp_path)
         if n_tasks is not None:
             assert len({(j.task_group, j.task) for j in jobs}) == n_tasks, name
+
+
+def test_split_kind_the_data_set_cannot_make_is_refused_at_load():
+    cfg = {"name": "x", "tasks": [{"name": "s", "dataset": "sachs", "split": {"kind": "holdout"}}],
+           "methods": [{"name": "identity"}, {"name": "meanshift"}]}
+    with pytest.raises(ConfigError, match=r"split.kind 'holdout' is not available for dataset "
+                                          r"'sachs'; choose from \['within'\]"):
+        validate_config(cfg)
+    cfg["tasks"][0].update(dataset="bodenmiller", split={"kind": "replicate"})
+    assert validate_config(cfg).tasks[0].split.kind == "replicate"
