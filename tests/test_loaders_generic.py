@@ -172,7 +172,7 @@ def test_plan_reads_no_data_set_in_the_parent(monkeypatch, tmp_path):
     monkeypatch.setattr(task_builders, "_load_cached", refuse)
     root = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs"
     for name, n_tasks in (("sachs_ci", 2), ("bodenmiller_replicate", 4), ("kouno_horizon", 7),
-                          ("chu_horizon", 5), ("schiebinger_horizon", 3), ("2i_horizon", 9),
+                          ("chu_horizon", 5), ("schiebinger_horizon", 4), ("2i_horizon", 9),
                           ("synthetic_degradation", None)):
         cfg = load_config(root / f"{name}.yaml")
         jobs = plan(cfg, tmp_path)
