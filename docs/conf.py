@@ -11,6 +11,8 @@ sys.path.insert(0, str(ROOT / "src"))
 os.environ.setdefault("TRACKABILITY_DATA", str(ROOT.parent / "shared" / "data"))
 os.environ.setdefault("TRACKABILITY_PROGRESS", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# no ipywidgets here: tqdm's notebook bars would warn in every tutorial
+os.environ.setdefault("PYTHONWARNINGS", "ignore:IProgress not found")
 # the notebook kernels import this checkout, whatever is installed
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])
