@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 os.environ.setdefault("TRACKABILITY_DATA", str(ROOT.parent / "shared" / "data"))
 os.environ.setdefault("TRACKABILITY_PROGRESS", "0")
-os.environ.setdefault("MPLBACKEND", "Agg")
+# the notebook kernels draw inline (CI exports MPLBACKEND=Agg, which would show no figure)
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
 # no ipywidgets here: tqdm's notebook bars would warn in every tutorial
 os.environ.setdefault("PYTHONWARNINGS", "ignore:IProgress not found")
 # the notebook kernels import this checkout, whatever is installed
