@@ -22,12 +22,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/trackability demo --quick --out $(OUT)
 
+# lint-imports checks the layer contract of pyproject.toml ([tool.importlinter]).
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

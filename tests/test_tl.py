@@ -138,7 +138,7 @@ def _tiny(cls):
 @pytest.mark.parametrize("name", ["identity", "meanshift", "laot", "cellot", "compact_cellot", "scgen"])
 def test_every_registered_model_predicts_into_anndata(name):
     from trackability import tl
-    from trackability.tl._registry import _get_model
+    from trackability.models.registry import get_model as _get_model
 
     try:
         cls = _get_model(name)
@@ -299,8 +299,8 @@ def test_fit_predict_convenience_keeps_the_old_names():
         ({"key_added": 5}, ValueError, "key_added must be a non-empty string"),
         ({"labels_key": "tissue"}, KeyError, "labels_key='tissue'"),
         ({"params": {"gamma": 1.0}}, ValueError, r"no parameter\(s\) \['gamma'\].*tl.score"),
-        ({"method": "collections:OrderedDict"}, TypeError, "not a trackability model"),
-        ({"method": "nope"}, ValueError, "unknown method"),
+        ({"method": "collections:OrderedDict"}, TypeError, "not a model class"),
+        ({"method": "nope"}, ValueError, "unknown model"),
         ({"method": LAOT}, TypeError, "not the class LAOT"),
     ],
 )

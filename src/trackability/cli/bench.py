@@ -80,6 +80,11 @@ def bench(
     from trackability.experiments.bench import run_benchmark
     from trackability.experiments.config import ConfigError, load_config, validate_config
 
+    if scheduler is not None and backend != "dask":
+        fail("--scheduler needs --backend dask.")
+    if out is not None and out.exists() and not out.is_dir():
+        fail(f"--out {out} is an existing file; give a folder for the results (it is created if "
+             "missing).")
     if path is not None:
         if not path.is_dir():
             fail(f"--path {path} is not a folder.")
@@ -102,7 +107,9 @@ def bench(
     try:
         df = run_benchmark(cfg, out_dir, n_jobs=jobs, backend=backend, scheduler=scheduler,
                            progress=progress, resume=not fresh)
-    except (ConfigError, FileNotFoundError, KeyError, ValueError) as exc:
+    except (ConfigError, OSError, KeyError, ValueError) as exc:
+        # OSError: an unwritable or full results folder (BenchmarkWriteError says that the rerun
+        # resumes), a missing data file
         fail(str(exc).replace("Pass path=...", "Pass --path FOLDER"))
         return
     n_ok = int((df["status"] == "ok").sum()) if len(df) else 0

@@ -22,6 +22,7 @@ from trackability._validation import (
     check_random_state,
 )
 from trackability._version import provenance
+from trackability.diagnostics._memory import check_bytes
 from trackability.diagnostics.critical import BORDERLINE, _check_band, critical_gap, regime
 from trackability.diagnostics.lipschitz import (
     STATISTICS,
@@ -37,6 +38,7 @@ from trackability.diagnostics.rip import (
     min_separation,
     rip,
 )
+from trackability.matching.auto import memory_budget
 
 
 @dataclass
@@ -204,6 +206,7 @@ def diagnose(
     max_pairs: int = DEFAULT_MAX_PAIRS,
     random_state: Any = 0,
     progress: bool | None = None,
+    max_memory: Any = None,
 ) -> TrackabilityReport:
     """Diagnose whether cell-level matching is meaningful at measurement gap ``gap``.
 
@@ -238,6 +241,10 @@ def diagnose(
         Seed of the bootstrap (and of the pair sample above ``max_pairs``).
     progress
         Progress bar of the pairwise computation.
+    max_memory
+        Memory budget of the bootstrap, bytes or like ``"8GB"`` (default: 80 % of the memory
+        available now). The bootstrap holds ``n_boot x n`` resampled displacements (about 24 bytes
+        each at the peak); more than the budget is refused before any work is done.
 
     Returns
     -------
@@ -267,6 +274,13 @@ def diagnose(
     rng = check_random_state(random_state)
     n, d = x.shape
     nt = y.shape[0]
+    if L is None and n_boot:
+        check_bytes(
+            bootstrap_bytes(int(n_boot), n), what=f"diagnose's bootstrap (n_boot={int(n_boot)} "
+            f"resamples of {n} cells)", max_memory=max_memory,
+            fix=f"use fewer resamples (n_boot=200 is the default; at most about "
+            f"{max(1, memory_budget(max_memory) // (24 * n))} fit) or raise max_memory",
+        )
 
     r = rip(x, 2, scale=scale, center=center, max_pairs=max_pairs, random_state=rng,
             progress=progress)
@@ -325,6 +339,14 @@ def diagnose(
         },
         provenance=provenance(),
     )
+
+
+def bootstrap_bytes(n_boot: int, n: int) -> int:
+    """Peak memory of :func:`diagnose`'s bootstrap, in bytes.
+
+    The int64 indices, the resampled rates and a sorted copy for the quantiles, ``n_boot x n`` each.
+    """
+    return 24 * int(n_boot) * int(n)
 
 
 def _assumptions(

@@ -38,6 +38,7 @@ import numpy as np
 
 from trackability._validation import check_choice, check_random_state
 from trackability.matching.costs import COSTS, pair_costs
+from trackability.matching.dense import power_of_two_scale
 from trackability.matching.result import Matching
 
 KNN_BACKENDS = ("auto", "sklearn", "faiss", "faiss-ivf", "pynndescent")
@@ -177,7 +178,10 @@ def _solve_on_graph(
     if n_rows == n_cols:
         import lap
 
-        _, x, _ = lap.lapmod(n_rows, graph.data, graph.indptr, graph.indices)
+        # lapmod refuses costs >= lap.LARGE (1e6) and uses it as "no edge" in its searches: the
+        # weights are scaled by a power of two (exact) into the range where that sentinel is safe.
+        data = graph.data * power_of_two_scale(float(graph.data.max(initial=0.0)))
+        _, x, _ = lap.lapmod(n_rows, data, graph.indptr, graph.indices)
         return np.asarray(x, dtype=np.int64)
     r, c = min_weight_full_bipartite_matching(graph)
     sigma = np.full(n_rows, -1, dtype=np.int64)
@@ -444,8 +448,12 @@ def solve_sparse(
             rounds.append({"round": rnd, "n_edges": len(graph), "feasible": True})
             break
         tc = time.perf_counter()
-        scale = float(costs.max(initial=0.0)) + 1.0
-        v, n_pot_rounds = _column_potentials(er, ec, costs, sigma, n, eps=1e-12 * scale)
+        # Tolerances relative to the costs (an absolute "+ 1" here made every potential stall at
+        # data scales below ~1e-5, and the certificate fail on optimal matchings).
+        scale = float(costs.max(initial=0.0))
+        v, n_pot_rounds = _column_potentials(
+            er, ec, costs, sigma, n, eps=1e-12 * scale + np.finfo(float).tiny
+        )
         own = ec == sigma[er]
         u = np.empty(m)
         u[er[own]] = costs[own] - v[sigma[er[own]]]

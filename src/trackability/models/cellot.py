@@ -197,7 +197,6 @@ class CellOT(PerturbationModel):
         random_state: Any = 0,
         progress: bool | None = None,
     ) -> None:
-        require_torch(type(self).__name__)
         self.hidden = hidden
         self.n_iters = n_iters
         self.batch_size = batch_size
@@ -213,6 +212,11 @@ class CellOT(PerturbationModel):
         self.n_threads = n_threads
         self.random_state = random_state
         self.progress = progress
+
+    @classmethod
+    def check_dependencies(cls) -> None:
+        """Raise ``ImportError`` with the install command when torch is missing (run by ``fit``)."""
+        require_torch(cls.__name__)
 
     # -- parameters -------------------------------------------------------------------------------
     def _hidden_tuple(self) -> tuple[int, ...]:

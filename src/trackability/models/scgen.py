@@ -241,7 +241,6 @@ class ScGen(PerturbationModel):
         random_state: Any = 0,
         progress: bool | None = None,
     ) -> None:
-        require_torch(type(self).__name__)
         self.n_latent = n_latent
         self.n_hidden = n_hidden
         self.n_layers = n_layers
@@ -259,6 +258,11 @@ class ScGen(PerturbationModel):
         self.n_threads = n_threads
         self.random_state = random_state
         self.progress = progress
+
+    @classmethod
+    def check_dependencies(cls) -> None:
+        """Raise ``ImportError`` with the install command when torch is missing (run by ``fit``)."""
+        require_torch(cls.__name__)
 
     @classmethod
     def protein_panel(cls, **overrides: Any) -> ScGen:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from trackability._version import provenance
+from trackability.models.registry import get_model as _get_model
 from trackability.tl._anndata import check_adata, check_key, group_masks, jsonish
-from trackability.tl._registry import _get_model
 from trackability.tl._space import FeatureSpace
 
 #: Above this many features (and more features than cells) ``fit`` suggests a reduced space.
