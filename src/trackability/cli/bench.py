@@ -12,7 +12,7 @@ from trackability.cli.app import app, fail
 
 def _keep_methods(data: dict, methods: str, config: Path) -> dict:
     """The config restricted to the methods named in ``--methods`` (tasks' lists too)."""
-    from trackability.experiments.methods import BASELINES
+    from trackability.models.registry import BASELINES
 
     keep = [m.strip() for m in methods.split(",") if m.strip()]
     names = [x["name"] for x in data["methods"]]
