@@ -24,7 +24,7 @@ PAGES = {
     "api.html": 5,  # one autosummary table per section
     "tutorials/quickstart.html": 1,
     "tutorials/sachs.html": 1,
-    "tutorials/kang.html": 2,
+    "tutorials/kang.html": 1,
 }
 #: Pages that need at least one figure.
 FIGURES = ("tutorials/quickstart.html", "tutorials/sachs.html", "tutorials/kang.html")
