@@ -34,3 +34,15 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
+
+# The documentation site: API reference from the docstrings, tutorials executed at build (a failing
+# cell fails the build). Output: docs/_build/html/index.html.
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements/ci.txt -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+.PHONY: docs
+docs: $(DOCS_STAMP)
+	$(BIN)/python -m sphinx -b html -j 1 -q docs docs/_build/html

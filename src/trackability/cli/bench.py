@@ -121,7 +121,8 @@ def bench(
     if n_ok < len(df):
         bad = df[df["status"] != "ok"]
         for _, r in bad.head(10).iterrows():
-            typer.secho(f"failed: {r['task']} / {r['method']} / seed {r['seed']}: {r['error']}",
+            error = str(r["error"]).replace("Pass path=...", "Pass --path FOLDER")
+            typer.secho(f"failed: {r['task']} / {r['method']} / seed {r['seed']}: {error}",
                         fg=typer.colors.RED, err=True)
     if report and n_ok:
         from trackability.experiments.report import write_report
