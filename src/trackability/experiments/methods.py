@@ -18,6 +18,7 @@ METHODS: dict[str, str] = {
     "cellot": "trackability.models:CellOT",
     "compact_cellot": "trackability.models:CompactCellOT",
     "scgen": "trackability.models:ScGen",
+    "flow_matching": "trackability.models.flow_matching:FlowMatching",
 }
 
 #: Baselines every comparison must contain.
