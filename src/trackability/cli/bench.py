@@ -34,6 +34,10 @@ def bench(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
     ] = True,
+    export_splits: Annotated[
+        Path | None, typer.Option("--export-splits", help="Write every split (preprocessed, no "
+                                  "test targets) to this folder for an external tool; no fits.")
+    ] = None,
 ) -> None:
     """Run a benchmark: every (task, method, seed) row, resuming an interrupted run."""
     from trackability.experiments.bench import run_benchmark
@@ -55,6 +59,12 @@ def bench(
             cfg = validate_config(data, source=f"{config} (with command-line overrides)")
     except (ConfigError, FileNotFoundError) as exc:
         fail(str(exc))
+        return
+    if export_splits is not None:
+        from trackability.experiments.export import export_splits as write_splits
+
+        entries = write_splits(cfg, export_splits)
+        typer.echo(f"{len(entries)} splits -> {export_splits / 'index.json'}")
         return
     out_dir = out or Path("results") / cfg.name
     try:

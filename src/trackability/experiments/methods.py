@@ -19,6 +19,7 @@ METHODS: dict[str, str] = {
     "compact_cellot": "trackability.models:CompactCellOT",
     "scgen": "trackability.models:ScGen",
     "flow_matching": "trackability.models.flow_matching:FlowMatching",
+    "external": "trackability.models.external:External",
 }
 
 #: Baselines every comparison must contain.
