@@ -174,6 +174,10 @@ class FlowMatching(PerturbationModel):
     condition
         ``"source_mean"``: the network sees the mean of the context's control cells;
         ``"none"``: no context input (pairs are still drawn within contexts).
+    condition_noise
+        Standard deviation (in standardised units) of Gaussian noise added to the context
+        descriptor of each training pair, so that the velocity varies smoothly with the
+        descriptor and a held-out context's descriptor is not an unseen point (0: none).
     n_freq
         Sine / cosine frequencies of the time features.
     n_steps, solver
@@ -262,6 +266,7 @@ class FlowMatching(PerturbationModel):
         sigma: float = 0.0,
         coupling: str = "ot",
         condition: str = "source_mean",
+        condition_noise: float = 0.0,
         n_freq: int = 4,
         n_steps: int = 20,
         solver: str = "midpoint",
@@ -280,6 +285,7 @@ class FlowMatching(PerturbationModel):
         self.sigma = sigma
         self.coupling = coupling
         self.condition = condition
+        self.condition_noise = condition_noise
         self.n_freq = n_freq
         self.n_steps = n_steps
         self.solver = solver
@@ -313,6 +319,7 @@ class FlowMatching(PerturbationModel):
         check_positive(self.lr, "lr")
         check_positive(self.weight_decay, "weight_decay", allow_zero=True)
         check_positive(self.sigma, "sigma", allow_zero=True)
+        check_positive(self.condition_noise, "condition_noise", allow_zero=True)
         check_choice(self.coupling, "coupling", COUPLINGS)
         check_choice(self.condition, "condition", CONDITIONS)
         check_choice(self.solver, "solver", SOLVERS)
@@ -405,6 +412,7 @@ class FlowMatching(PerturbationModel):
         use_ot = self.coupling == "ot"
         use_cond = self.condition == "source_mean"
         sigma = float(self.sigma)
+        c_noise = float(self.condition_noise)
 
         rows: list[dict[str, float]] = []
         with torch_session(seed, check_threads(self.n_threads)) as torch:
@@ -433,6 +441,10 @@ class FlowMatching(PerturbationModel):
                         rng.standard_normal(x0.shape), dtype=torch.float32
                     )
                 c = cond_t[k].expand(b, -1) if use_cond else None
+                if use_cond and c_noise > 0:
+                    c = c + c_noise * torch.as_tensor(
+                        rng.standard_normal(c.shape), dtype=torch.float32
+                    )
                 loss = ((net(xt, tt, c) - (x1 - x0)) ** 2).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
