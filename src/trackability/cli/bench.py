@@ -72,6 +72,10 @@ def bench(
                                   help="Refuse a comparison without the identity and meanshift "
                                   "baselines (default: the config's require_baselines).")
     ] = None,
+    export_splits: Annotated[
+        Path | None, typer.Option("--export-splits", help="Write every split (preprocessed, no "
+                                  "test targets) to this folder for an external tool; no fits.")
+    ] = None,
 ) -> None:
     """Run a benchmark: every (task, method, seed) row, resuming an interrupted run."""
     import os
@@ -102,6 +106,12 @@ def bench(
             cfg = validate_config(data, source=f"{config} (with command-line overrides)")
     except (ConfigError, FileNotFoundError) as exc:
         fail(str(exc))
+        return
+    if export_splits is not None:
+        from trackability.experiments.export import export_splits as write_splits
+
+        entries = write_splits(cfg, export_splits)
+        typer.echo(f"{len(entries)} splits -> {export_splits / 'index.json'}")
         return
     out_dir = out or Path("results") / cfg.name
     try:
