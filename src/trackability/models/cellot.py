@@ -220,6 +220,11 @@ class CellOT(PerturbationModel):
         self.random_state = random_state
         self.progress = progress
 
+    @classmethod
+    def check_dependencies(cls) -> None:
+        """Raise ``ImportError`` with the install command when torch is missing (run by ``fit``)."""
+        require_torch(cls.__name__)
+
     # -- parameters -------------------------------------------------------------------------------
     def _hidden_tuple(self) -> tuple[int, ...]:
         hidden = self.hidden

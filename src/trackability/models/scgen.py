@@ -275,6 +275,11 @@ class ScGen(PerturbationModel):
         self.progress = progress
 
     @classmethod
+    def check_dependencies(cls) -> None:
+        """Raise ``ImportError`` with the install command when torch is missing (run by ``fit``)."""
+        require_torch(cls.__name__)
+
+    @classmethod
     def protein_panel(cls, **overrides: Any) -> ScGen:
         """The original study's preset for protein panels (tens of markers).
 
