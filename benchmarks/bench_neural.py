@@ -6,7 +6,8 @@ create_graph=True)`` (a double backward). It now uses hand-written derivatives
 ICNN module) so that both run side by side, alternately within every repeat, on the same data,
 one torch thread, batch 256, 10 inner iterations. The table gives medians over repeats of
 
-- the difference rate ``(T(2k) - T(k)) / k`` (T: CPU time of the process, one thread), which cancels fixed costs (split, bandwidth), and
+- the difference rate ``(T(2k) - T(k)) / k`` (T: CPU time of the process, one thread), which
+  cancels fixed costs (split, bandwidth), and
 - the plain rate ``T(2k) / 2k``,
 
 and their ratio new / reference (ratios of side-by-side runs stay meaningful on a loaded machine;
