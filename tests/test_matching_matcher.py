@@ -49,14 +49,19 @@ def test_warm_start_reuses_the_index_and_stays_exact(knn):
 def test_laot_keeps_one_matcher_and_matches_the_dense_fit(monkeypatch):
     import trackability.matching.sparse as sparse_mod
 
-    builds = []
-    real = sparse_mod.build_index
+    builds, reverse = [], []  # indices over the target; reverse kNN indices over the sources
+    real, real_knn = sparse_mod.build_index, sparse_mod.knn_graph
 
     def counting(*args, **kwargs):
         builds.append(1)
         return real(*args, **kwargs)
 
+    def counting_knn(*args, **kwargs):
+        reverse.append(1)
+        return real_knn(*args, **kwargs)
+
     monkeypatch.setattr(sparse_mod, "build_index", counting)
+    monkeypatch.setattr(sparse_mod, "knn_graph", counting_knn)
     pair = near_identity(1500, 10, 4.0, noise=0.05, random_state=3)
     dense = LAOT(matching={"method": "dense"}).fit(pair.control, pair.treated)
     sparse = LAOT(matching={"method": "sparse", "knn": "sklearn"}).fit(pair.control, pair.treated)
@@ -64,11 +69,13 @@ def test_laot_keeps_one_matcher_and_matches_the_dense_fit(monkeypatch):
     np.testing.assert_allclose(sparse.W_, dense.W_, atol=1e-10)
     # every LAOT iteration plus the one that found the fixed point: one index for all of them
     assert sparse.n_iter_ + int(sparse.converged_) >= 2
-    assert len(builds) == 1
+    assert len(builds) - len(reverse) == 1
     cold = LAOT(matching={"method": "sparse", "knn": "sklearn", "warm_start": False})
     builds.clear()
+    reverse.clear()
     cold.fit(pair.control, pair.treated)
-    assert len(builds) >= 2 and cold.matching_.same_pairs(dense.matching_)
+    assert len(builds) - len(reverse) == sparse.n_iter_ + int(sparse.converged_)
+    assert cold.matching_.same_pairs(dense.matching_)
 
 
 def test_laot_default_method_is_auto():
