@@ -128,7 +128,7 @@ class LAOT(PerturbationModel):
         early_stopping: bool = True,
         tol: float = 0.0,
         matching: dict[str, Any] | None = None,
-        random_state: Any = None,
+        random_state: Any = 0,
         progress: bool | None = False,
     ) -> None:
         self.max_iter = max_iter
