@@ -250,25 +250,31 @@ def test_reduced_sachs_benchmark_end_to_end(real_data_dir, tmp_path):
     assert (means["identity"] > means["laot"]).all()
 
 
-@pytest.mark.slow
-def test_killed_bench_process_resumes_without_loss(tmp_path):
-    """SIGKILL a real `trackability bench` process mid-run, rerun, compare with a clean run."""
-    import signal
-    import subprocess
+def _kill_setup(tmp_path, seeds, *options):
+    """A synthetic config, its results folder and the `trackability bench` command that runs it."""
     import sys
-    import time
 
     cfg = tmp_path / "kill.yaml"
     cfg.write_text(
-        "name: kill\nseeds: 8\ntasks:\n  - {name: s, dataset: synthetic, options: "
+        f"name: kill\nseeds: {seeds}\ntasks:\n  - {{name: s, dataset: synthetic, options: "
         "{dims: [5], gaps: [0.1, 1.0], n: 300}}\nmethods:\n  - {name: identity}\n"
         "  - {name: meanshift}\n  - {name: laot, params: {max_iter: 30}}\n"
         "metrics: {w2_max_cells: 100}\n"
     )
     out = tmp_path / "killed"
     cmd = [sys.executable, "-c", "from trackability.cli import main; main()", "bench", str(cfg),
-           "--out", str(out),
-           "--no-progress", "--no-report", "--backend", "serial"]
+           "--out", str(out), "--no-progress", "--no-report", *options]
+    return cfg, out, cmd
+
+
+@pytest.mark.slow
+def test_killed_bench_process_resumes_without_loss(tmp_path):
+    """SIGKILL a real `trackability bench` process mid-run, rerun, compare with a clean run."""
+    import signal
+    import subprocess
+    import time
+
+    cfg, out, cmd = _kill_setup(tmp_path, 8, "--backend", "serial")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = out / "rows"
@@ -642,21 +648,11 @@ def test_workers_die_with_a_killed_bench(tmp_path):
     """kill -9 of `trackability bench --jobs 2`: its worker processes exit within seconds."""
     import signal
     import subprocess
-    import sys
     import time
 
     import psutil
 
-    cfg = tmp_path / "kill.yaml"
-    cfg.write_text(
-        "name: kill\nseeds: 20\ntasks:\n  - {name: s, dataset: synthetic, options: "
-        "{dims: [5], gaps: [0.1, 1.0], n: 300}}\nmethods:\n  - {name: identity}\n"
-        "  - {name: meanshift}\n  - {name: laot, params: {max_iter: 30}}\n"
-        "metrics: {w2_max_cells: 100}\n"
-    )
-    out = tmp_path / "killed"
-    cmd = [sys.executable, "-c", "from trackability.cli import main; main()", "bench", str(cfg),
-           "--out", str(out), "--no-progress", "--no-report", "--jobs", "2"]
+    _, out, cmd = _kill_setup(tmp_path, 20, "--jobs", "2")
     proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = out / "rows"

@@ -51,7 +51,7 @@ def test_shipped_configs_exist_and_validate():
         cfg = load_config(p)
         keys = {m.key for m in cfg.methods}
         assert {"identity", "meanshift", "laot"} <= keys, p.name
-        assert len(cfg.seeds) >= 5, p.name
+        assert len(cfg.seeds) >= (2 if p.stem == "ci_real" else 5), p.name  # ci_real: a CI smoke run
 
 
 def test_good_config_and_seed_expansion():

@@ -158,3 +158,33 @@ def test_bench_cli_on_a_users_csv_and_h5ad(tmp_path, rng):
         ms = df[(df["method"] == "meanshift") & (df["task"] == "mine/drugA")]["mmd2"].mean()
         ident = df[(df["method"] == "identity") & (df["task"] == "mine/drugA")]["mmd2"].mean()
         assert ms < ident
+
+
+def test_plan_reads_no_data_set_in_the_parent(monkeypatch, tmp_path):
+    # the names of these data sets come from their options and constants (or obs alone for Kang)
+    from trackability.data import task_builders
+    from trackability.experiments.bench import plan
+    from trackability.experiments.config import load_config
+
+    def refuse(*a, **k):
+        raise AssertionError("plan loaded a data set")
+
+    monkeypatch.setattr(task_builders, "_load_cached", refuse)
+    root = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs"
+    for name, n_tasks in (("sachs_ci", 2), ("bodenmiller_replicate", 4), ("kouno_horizon", 7),
+                          ("chu_horizon", 5), ("schiebinger_horizon", 4), ("2i_horizon", 9),
+                          ("synthetic_degradation", None)):
+        cfg = load_config(root / f"{name}.yaml")
+        jobs = plan(cfg, tmp_path)
+        if n_tasks is not None:
+            assert len({(j.task_group, j.task) for j in jobs}) == n_tasks, name
+
+
+def test_split_kind_the_data_set_cannot_make_is_refused_at_load():
+    cfg = {"name": "x", "tasks": [{"name": "s", "dataset": "sachs", "split": {"kind": "holdout"}}],
+           "methods": [{"name": "identity"}, {"name": "meanshift"}]}
+    with pytest.raises(ConfigError, match=r"split.kind 'holdout' is not available for dataset "
+                                          r"'sachs'; choose from \['within'\]"):
+        validate_config(cfg)
+    cfg["tasks"][0].update(dataset="bodenmiller", split={"kind": "replicate"})
+    assert validate_config(cfg).tasks[0].split.kind == "replicate"

@@ -94,3 +94,20 @@ def test_unit_scale_matchings_unchanged_by_the_rescaling():
     c = cdist(x, y, "sqeuclidean")
     _, raw, _ = lap.lapjv(c.copy())
     np.testing.assert_array_equal(assign(x, y).target, raw)
+
+
+@pytest.mark.parametrize(("n0", "nt"), [(30, 30), (20, 35), (35, 20)])
+def test_sparse_matching_carries_feasible_dual_potentials(n0, nt):
+    """``u``, ``v`` prove optimality: reduced costs >= 0 on every pair (cdist), 0 on matched ones."""
+    rng = np.random.default_rng(n0 + nt)
+    x, y = rng.normal(size=(n0, 3)) * 1e4, rng.normal(size=(nt, 3)) * 1e4
+    m = assign(x, y, method="sparse", k=3, certify="exact")
+    assert m.certified is True and m.optimal is True
+    assert m.u.shape == (n0,) and m.v.shape == (nt,)
+    rc = cdist(x, y, "sqeuclidean") - m.u[:, None] - m.v[None, :]
+    scale = cdist(x, y, "sqeuclidean").max()
+    assert rc.min() >= -1e-9 * scale
+    np.testing.assert_allclose(rc[m.source, m.target], 0.0, atol=1e-9 * scale)
+    dense = assign(x, y)
+    assert dense.certified is None and dense.optimal is True and dense.u is None
+    assert dense.total_cost == dense.cost

@@ -12,7 +12,7 @@ from trackability.cli.app import app, fail
 
 def _keep_methods(data: dict, methods: str, config: Path) -> dict:
     """The config restricted to the methods named in ``--methods`` (tasks' lists too)."""
-    from trackability.experiments.methods import BASELINES
+    from trackability.models.registry import BASELINES
 
     keep = [m.strip() for m in methods.split(",") if m.strip()]
     names = [x["name"] for x in data["methods"]]
@@ -72,6 +72,10 @@ def bench(
                                   help="Refuse a comparison without the identity and meanshift "
                                   "baselines (default: the config's require_baselines).")
     ] = None,
+    export_splits: Annotated[
+        Path | None, typer.Option("--export-splits", help="Write every split (preprocessed, no "
+                                  "test targets) to this folder for an external tool; no fits.")
+    ] = None,
 ) -> None:
     """Run a benchmark: every (task, method, seed) row, resuming an interrupted run."""
     import os
@@ -103,6 +107,12 @@ def bench(
     except (ConfigError, FileNotFoundError) as exc:
         fail(str(exc))
         return
+    if export_splits is not None:
+        from trackability.experiments.export import export_splits as write_splits
+
+        entries = write_splits(cfg, export_splits)
+        typer.echo(f"{len(entries)} splits -> {export_splits / 'index.json'}")
+        return
     out_dir = out or Path("results") / cfg.name
     try:
         df = run_benchmark(cfg, out_dir, n_jobs=jobs, backend=backend, scheduler=scheduler,
@@ -121,7 +131,8 @@ def bench(
     if n_ok < len(df):
         bad = df[df["status"] != "ok"]
         for _, r in bad.head(10).iterrows():
-            typer.secho(f"failed: {r['task']} / {r['method']} / seed {r['seed']}: {r['error']}",
+            error = str(r["error"]).replace("Pass path=...", "Pass --path FOLDER")
+            typer.secho(f"failed: {r['task']} / {r['method']} / seed {r['seed']}: {error}",
                         fg=typer.colors.RED, err=True)
     if report and n_ok:
         from trackability.experiments.report import write_report

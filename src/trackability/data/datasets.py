@@ -12,6 +12,8 @@ labels) or a time column into tasks:
   cells; ``holdout`` predicts a held-out context's treated cells from its control cells, trained on
   every other context (plus the held-out context's other control cells, the scGen convention);
   ``replicate`` is leave-one-context-out with none of the held-out context's cells in training;
+- ``max_cells``: at most this many control and this many treated cells per task (a seeded random
+  subset, drawn from the task's seed before the split; for quick checks such as CI);
 - ``replicate_key`` set (within splits): the treated cells' labels under that key (e.g. two
   technical captures) are kept as ``task.labels['target_<split>']``, for a replicate ceiling.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from trackability.data.registry import DatasetOptions, register_dataset
 from trackability.data.task_builders import Entry, _kind, _split
@@ -44,6 +47,7 @@ class LabelOptions(DatasetOptions):
     time_key: str | None = None
     time_unit: Literal["h", "min", "day", "d"] = "h"
     replicate_key: str | None = None
+    max_cells: int | None = Field(None, ge=2)
 
 
 class AnndataOptions(LabelOptions):
@@ -111,6 +115,19 @@ def label_tasks(adata: Any, split: dict[str, Any], o: dict[str, Any], *, dataset
     if rep is not None:
         base["replicate_key"] = o["replicate_key"]
     c_mask = group == c
+    cap = o.get("max_cells")
+    if cap is not None:
+        base["max_cells"] = int(cap)
+
+    def _cap(mask: np.ndarray, seed: int, which: int) -> np.ndarray:
+        idx = np.flatnonzero(mask)
+        if cap is None or idx.size <= cap:
+            return mask
+        keep = np.random.default_rng([int(seed), 11, which]).choice(idx, size=int(cap), replace=False)
+        out = np.zeros_like(mask)
+        out[keep] = True
+        return out
+
     if ctx is not None:
         contexts = o.get("contexts") or sorted(set(ctx[c_mask].tolist()))
     else:
@@ -136,16 +153,18 @@ def label_tasks(adata: Any, split: dict[str, Any], o: dict[str, Any], *, dataset
                     if k is not None:
                         cm, tm = cm & (ctx == k), tm & (ctx == k)
                         meta["context"] = k
+                    cm, tm = _cap(cm, seed, 0), _cap(tm, seed, 1)
                     labels = None if rep is None else {"source": rep[cm], "target": rep[tm]}
                     return _split("within", name=name, source=x[cm], target=x[tm], seed=seed,
                                   split=split, feature_names=fn, meta=meta, labels=labels)
                 meta["context"] = k
+                cm0, tm0 = _cap(c_mask, seed, 0), _cap(t_mask, seed, 1)
                 sp = dict(split)
                 if kind == "replicate":
                     sp["include_holdout_source"] = False
-                task = _split("holdout", name=name, source=x[c_mask], target=x[t_mask], seed=seed,
+                task = _split("holdout", name=name, source=x[cm0], target=x[tm0], seed=seed,
                               split=sp, feature_names=fn, meta=meta,
-                              contexts=(ctx[c_mask], ctx[t_mask]), holdout=k)
+                              contexts=(ctx[cm0], ctx[tm0]), holdout=k)
                 if kind == "replicate":
                     task.meta.update(split="replicate", test_replicate=k)
                 return task
@@ -189,6 +208,7 @@ class BodenmillerOptions(DatasetOptions):
 
     contexts: list[str] | None = None
     cofactor: float = 5.0
+    max_cells: int | None = Field(None, ge=2)
 
 
 def _load_bodenmiller(path: Any = None, cofactor: float = 5.0) -> Any:
@@ -219,6 +239,7 @@ class Kang3Options(DatasetOptions):
 
     contexts: list[str] | None = None
     layer: Literal["logcounts", "cpm"] | None = "logcounts"
+    max_cells: int | None = Field(None, ge=2)
 
 
 def _load_kang3(path: Any = None, layer: Any = "logcounts") -> Any:
@@ -235,7 +256,18 @@ def _kang3_names(split: dict[str, Any], o: dict[str, Any]) -> list[str]:
         return list(o["contexts"])
     if kind == "replicate":
         return list(KANG3_DONORS)
-    return sorted(set(_load_kang3(o.get("path"), o.get("layer", "logcounts")).obs["cell_type"]))
+    from trackability.data.loaders._files import locate, read_h5ad
+    from trackability.data.loaders.tables import KANG3_DEFAULT
+
+    what = "Kang 2018 3-donor data set"  # the cell types from obs alone (X stays on disk)
+    a = read_h5ad(locate(o.get("path"), KANG3_DEFAULT, what=what, suffixes=(".h5ad",)), what=what,
+                  backed=True)
+    try:
+        if "cell" not in a.obs.columns:
+            raise KeyError(f"{what}: {a.filename} has no obs column 'cell'.")
+        return sorted(set(a.obs["cell"].astype(str)))
+    finally:
+        a.file.close()
 
 
 def _kang3_tasks(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
@@ -258,6 +290,7 @@ class TimeCourseOptions(DatasetOptions):
 
     control: float | None = None
     treated: list[float] | None = None
+    max_cells: int | None = Field(None, ge=2)
 
 
 def _time_names(times: tuple[float, ...], key: str) -> Any:

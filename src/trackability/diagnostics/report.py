@@ -116,6 +116,37 @@ class TrackabilityReport:
     assumptions: list[dict[str, str]]
     details: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, str] = field(default_factory=dict)
+    recoverability: dict[str, Any] | None = None
+    time_unit: str = ""
+
+    @property
+    def verdict(self) -> str:
+        """The answer in words, with the units of the gap.
+
+        From the calibrated estimate when :func:`diagnose` ran with ``recoverability=True``, else
+        from Delta alone.
+        """
+        unit = f" {self.time_unit}" if self.time_unit else ""
+        rec = self.recoverability
+        if rec is None:
+            return (
+                f"at a gap of {self.gap:g}{unit} the theory certifies tracking up to "
+                f"{self.Delta:.3g}{unit} (Delta; separation bound {self.Delta_separation:.3g}{unit}): "
+                f"{self.regime}. Run diagnose(..., recoverability=True) for the calibrated estimate "
+                "of how many cells can actually be matched."
+            )
+        pct = 100 * rec["recovery"]
+        n90 = rec["n_at_level"]
+        g90 = rec["gap_at_level"]
+        n_txt = "any number of cells" if math.isinf(n90) else f"at most {max(1, int(n90))} cells"
+        g_txt = "" if math.isnan(g90) else f" or measure within {g90:.3g}{unit}"
+        lo, hi = (100 * v for v in rec["interval"])
+        return (
+            f"at {self.gap:g}{unit} about {pct:.0f} % (interval {lo:.0f}-{hi:.0f} %) of {rec['n']} "
+            f"cells can be matched to themselves; to track {100 * rec['level']:.0f} % match "
+            f"{n_txt} at a time{g_txt}; population-level prediction does not need tracking: see "
+            "the benchmark."
+        )
 
     @property
     def contradicted(self) -> list[str]:
@@ -135,6 +166,8 @@ class TrackabilityReport:
             "n_boot": self.n_boot, "assumptions": [dict(a) for a in self.assumptions],
             "contradicted": self.contradicted, "details": self.details,
             "provenance": dict(self.provenance),
+            "recoverability": None if self.recoverability is None else dict(self.recoverability),
+            "time_unit": self.time_unit, "verdict": self.verdict,
         }
 
     def to_json(self, **kwargs: Any) -> str:
@@ -170,6 +203,13 @@ class TrackabilityReport:
             + (f"  [{f(self.ci['ratio'][0])}, {f(self.ci['ratio'][1])}]" if "ratio" in self.ci else ""),
             f"  regime               {self.regime.upper()}",
         ]
+        if self.recoverability is not None:
+            rec = self.recoverability
+            lines.insert(-1, (
+                f"  calibrated estimate  recovery = {rec['recovery']:.3f}  [{rec['interval'][0]:.3f}, "
+                f"{rec['interval'][1]:.3f}] of {rec['n']} cells (planted-matching bootstrap)"
+            ))
+            lines.append(f"  verdict              {self.verdict}")
         for a in self.assumptions:
             if a["status"] != "ok":
                 lines.append(f"  ! {a['status']}: {a['name']}: {a['detail']}")
@@ -207,6 +247,9 @@ def diagnose(
     random_state: Any = 0,
     progress: bool | None = None,
     max_memory: Any = None,
+    recoverability: bool = False,
+    level: float = 0.9,
+    time_unit: str = "",
 ) -> TrackabilityReport:
     """Diagnose whether cell-level matching is meaningful at measurement gap ``gap``.
 
@@ -245,6 +288,16 @@ def diagnose(
         Memory budget of the bootstrap, bytes or like ``"8GB"`` (default: 80 % of the memory
         available now). The bootstrap holds ``n_boot x n`` resampled displacements (about 24 bytes
         each at the peak); more than the budget is refused before any work is done.
+    recoverability
+        Also compute the calibrated estimate of the fraction of cells an exact matching recovers
+        (:func:`~trackability.diagnostics.recoverability.estimate_recoverability`, a planted-matching
+        bootstrap; seconds to a minute), the number of cells per matching and the gap at which it
+        falls to ``level``, and a verdict in words (:attr:`TrackabilityReport.verdict`). Delta,
+        delta and L are unchanged by it.
+    level
+        Recovery level of the verdict ("to track 90 % ...").
+    time_unit
+        Unit of ``gap`` for the verdict (e.g. ``"min"``).
 
     Returns
     -------
@@ -324,6 +377,13 @@ def diagnose(
             name = "borderline"
 
     assumptions = _assumptions(r, sep, n, nt, d, source, L_statistic, n_boot)
+    rec_dict = None
+    if recoverability:
+        from trackability.diagnostics.recoverability import estimate_recoverability
+
+        est_r = estimate_recoverability(x, y, gap=t, level=level, cell_confidence=False,
+                                        random_state=int(rng.integers(2**31)))
+        rec_dict = est_r.to_dict()
     return TrackabilityReport(
         n=n, n_target=nt, d=d, gap=t, delta=r.delta, scale=r.scale, lambda_min=r.lambda_min,
         lambda_max=r.lambda_max, L=float(lval), L_source=source, L_statistic=L_statistic,
@@ -337,7 +397,7 @@ def diagnose(
                            "n_pairs_evaluated": sep.n_pairs_evaluated, "sampled": sep.sampled},
             "lipschitz": None if est is None else est.to_dict(),
         },
-        provenance=provenance(),
+        provenance=provenance(), recoverability=rec_dict, time_unit=str(time_unit),
     )
 
 

@@ -192,10 +192,16 @@ def _make_model(cls: type, params: dict[str, Any], seed: int) -> Any:
     return cls(**params)
 
 
-def _fit_params(model: Any, task: Any) -> dict[str, Any]:
-    """Labels for models that take them (scGen), taken from the training split only."""
+def _fit_params(model: Any, task: Any, task_name: str | None = None) -> dict[str, Any]:
+    """Labels for models that take them (scGen), taken from the training split only.
+
+    Models whose ``_fit`` takes ``task_name`` (the file-based ``external`` method) get the row's
+    task name (``"group/task"``).
+    """
     out: dict[str, Any] = {}
     fit_impl = getattr(model, "_fit", model.fit)
+    if task_name is not None and _accepts(fit_impl, "task_name"):
+        out["task_name"] = task_name
     if "source_train" in task.labels and _accepts(fit_impl, "source_labels"):
         out["source_labels"] = task.labels["source_train"]
     if "target_train" in task.labels and _accepts(fit_impl, "target_labels"):
@@ -354,14 +360,15 @@ def _ceiling(job: Job, target: np.ndarray, control: np.ndarray, gamma: float) ->
     return dict(_CEILINGS[key])
 
 
-def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float) -> tuple[Any, dict]:
+def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float,
+          task_name: str | None = None) -> tuple[Any, dict]:
     """Fit every grid point on train, keep the one with the lowest validation MMD^2."""
     from trackability.metrics import mmd2
 
     grid = mcfg.get("grid") or {}
     if not grid:
         model = _make_model(cls, mcfg.get("params") or {}, seed)
-        model.fit(ptask.source_train, ptask.target_train, **_fit_params(model, ptask))
+        model.fit(ptask.source_train, ptask.target_train, **_fit_params(model, ptask, task_name))
         return model, {}
     if ptask.source_val.shape[0] < 2 or ptask.target_val.shape[0] < 2:
         raise ValueError(
@@ -374,7 +381,7 @@ def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float) 
     for values in itertools.product(*(grid[k] for k in keys)):
         cand = dict(zip(keys, values, strict=True))
         model = _make_model(cls, {**(mcfg.get("params") or {}), **cand}, seed)
-        model.fit(ptask.source_train, ptask.target_train, **_fit_params(model, ptask))
+        model.fit(ptask.source_train, ptask.target_train, **_fit_params(model, ptask, task_name))
         val = mmd2(_predict(model, ptask, ptask.source_val, "val"), ptask.target_val, gamma=gamma)
         scores.append({**cand, "val_mmd2": val})
         if best is None or val < best[0]:
@@ -483,14 +490,19 @@ def run_job(job: Job) -> dict[str, Any]:
         )
 
         cls = get_model(row["method_key"])
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         # validation-based selection works in the model space, with that space's train gamma
         gamma_model = gamma if (not in_input and cols is None) else median_heuristic_gamma(
             ptask.source_train, ptask.target_train,
             max_samples=int(job.metrics_cfg.get("gamma_max_cells", 2000)), random_state=job.seed,
         )
-        model, tuned = _tune(cls, mcfg, ptask, job.seed, gamma_model)
+        model, tuned = _tune(cls, mcfg, ptask, job.seed, gamma_model,
+                             task_name=f"{job.task_group}/{job.task}")
         row["fit_time_s"] = time.perf_counter() - t1
+        row["fit_cpu_s"] = time.process_time() - c1
+        for attr in ("n_parameters_", "fit_seconds_"):  # a model's own count / an external tool's
+            if getattr(model, attr, None) is not None:
+                row[f"model_{attr.rstrip('_')}"] = getattr(model, attr)
         if tuned:
             row["chosen"] = json.dumps(_jsonable(tuned["chosen"]), sort_keys=True)
             row["grid_scores"] = json.dumps(_jsonable(tuned["grid_scores"]))

@@ -89,7 +89,13 @@ class TaskConfig(_Strict):
 
     @model_validator(mode="after")
     def _options(self) -> TaskConfig:
-        get_dataset(self.dataset).validate_options(self.options)
+        spec = get_dataset(self.dataset)
+        spec.validate_options(self.options)
+        if self.split.kind is not None and self.split.kind not in spec.split_kinds:
+            raise ValueError(
+                f"split.kind {self.split.kind!r} is not available for dataset {self.dataset!r}; "
+                f"choose from {list(spec.split_kinds)}"
+            )
         if self.score_space == "input" and self.preprocessing:
             steps = [n for n, _ in _normalise_steps(self.preprocessing)]
             if "variable" in steps:

@@ -190,14 +190,14 @@ def _run_methods(job: _MethodJob) -> list[dict[str, Any]]:
     """Fit every method on one task replicate and score it on the held-out cells."""
     from trackability.experiments.bench import score
     from trackability.metrics import median_heuristic_gamma, recovery_rate
-    from trackability.models import LAOT, Identity, MeanShift
+    from trackability.models.registry import make_model
 
     data = synthetic_split(job.task, job.n_train, job.n_test, job.seed)
     gamma = median_heuristic_gamma(data["source_train"], data["target_train"], max_samples=2000,
                                    random_state=job.seed)
     rows = []
-    for name, model in (("identity", Identity()), ("meanshift", MeanShift()),
-                        ("laot", LAOT(random_state=job.seed))):
+    for name in METHODS:
+        model = make_model(name, random_state=job.seed)
         t0 = time.perf_counter()
         model.fit(data["source_train"], data["target_train"])
         fit_seconds = time.perf_counter() - t0

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from trackability._validation import check_choice, check_random_state
+from trackability.matching.auto import check_k
 from trackability.matching.costs import COSTS, pair_costs
 from trackability.matching.dense import power_of_two_scale
 from trackability.matching.result import Matching
@@ -371,17 +372,17 @@ def solve_sparse(
     Returns
     -------
     Matching
-        ``method="sparse"``; ``info`` holds ``certificate`` (``"exact"``, ``"sampled"`` or
-        ``"none"``), ``certified`` (True, False or None when not checked), ``widened`` (whether the
-        graph had to grow), ``rounds`` (per round: edges, rows checked, violations, edges added),
-        ``k``, ``knn``, ``n_edges`` and, when sampled, ``n_sampled`` and
-        ``violation_rate_upper95``.
+        ``method="sparse"``; ``certified`` as in ``info``; ``u``, ``v`` the dual potentials of
+        the final round (per source and per target cell). ``info`` holds ``certificate``
+        (``"exact"``, ``"sampled"`` or ``"none"``), ``certified`` (True, False or None when not
+        checked), ``widened`` (whether the graph had to grow), ``rounds`` (per round: edges, rows
+        checked, violations, edges added), ``k``, ``knn``, ``n_edges`` and, when sampled,
+        ``n_sampled`` and ``violation_rate_upper95``.
 
     """
     check_choice(cost, "cost", COSTS)
     check_choice(certify, "certify", CERTIFY)
-    if not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k must be a positive integer; got {k!r}.")
+    k = check_k(k)
     if not isinstance(sample_size, int | np.integer) or sample_size < 1:
         raise ValueError(f"sample_size must be a positive integer; got {sample_size!r}.")
     if not isinstance(max_rounds, int | np.integer) or max_rounds < 1:
@@ -409,6 +410,7 @@ def solve_sparse(
     if mode == "sampled":
         sample = np.sort(rng.choice(m, size=min(sample_size, m), replace=False))
     sigma = None
+    duals: tuple[np.ndarray, np.ndarray] | None = None
     t_solve = t_cert = 0.0
     n_bad = 0  # rounds whose certificate failed: each one widens more
     exact_fixes = 0
@@ -457,6 +459,7 @@ def solve_sparse(
         own = ec == sigma[er]
         u = np.empty(m)
         u[er[own]] = costs[own] - v[sigma[er[own]]]
+        duals = (u, v)
         if sample is not None and n_bad > 0:
             # A fresh sample after every repair: re-checking the rows just fixed would say nothing
             # about the others, and the final bound must come from rows the repairs never saw.
@@ -537,7 +540,13 @@ def solve_sparse(
             f"sampled certificate: {s} of {m} rows (a fresh sample after each repair) checked "
             f"against all {n} columns; optimality of the unchecked rows is not proven."
         )
-    return Matching(src_idx, tgt_idx, total, cost_name=cost, method="sparse", info=info)
+    u_src = v_tgt = None
+    if duals is not None:  # rows' potentials belong to the smaller population
+        u_src, v_tgt = (duals[1], duals[0]) if swap else duals
+    return Matching(
+        src_idx, tgt_idx, total, cost_name=cost, method="sparse", info=info,
+        certified=certified if mode != "none" else None, u=u_src, v=v_tgt,
+    )
 
 
 def _lonely(er: np.ndarray, ec: np.ndarray, m: int, n: int) -> tuple[np.ndarray, np.ndarray]:

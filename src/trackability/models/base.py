@@ -390,6 +390,12 @@ def _encode(value: Any, key: str, arrays: dict[str, np.ndarray]) -> dict[str, An
             "method": value.method,
             "info": json.loads(json.dumps(value.info, default=str)),
         }
+    if type(value).__name__ == "TransportPlan":
+        arrays[key + ".plan"] = value.plan
+        arrays[key + ".barycentric"] = value.barycentric
+        return {"kind": "transport_plan", "key": key, "cost": value.total_cost,
+                "cost_name": value.cost_name, "method": value.method,
+                "info": json.loads(json.dumps(value.info, default=str))}
     if type(value).__name__ == "DataFrame":
         # Python's json writes floats with repr, so values round-trip exactly (pandas' to_json
         # keeps 10 significant digits by default).
@@ -414,6 +420,12 @@ def _decode(enc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
         return enc["value"]
     if kind == "array":
         return arrays[enc["key"]]
+    if kind == "transport_plan":
+        from trackability.matching import TransportPlan
+
+        return TransportPlan(arrays[enc["key"] + ".plan"], arrays[enc["key"] + ".barycentric"],
+                             enc["cost"], cost_name=enc["cost_name"], method=enc["method"],
+                             info=enc["info"])
     if kind == "matching":
         from trackability.matching import Matching
 

@@ -29,6 +29,8 @@ BUILTIN: dict[str, str] = {
     "cellot": "trackability.models.cellot:CellOT",
     "compact_cellot": "trackability.models.cellot:CompactCellOT",
     "scgen": "trackability.models.scgen:ScGen",
+    "flow_matching": "trackability.models.flow_matching:FlowMatching",
+    "external": "trackability.models.external:External",
 }
 
 #: Baselines every comparison must contain.

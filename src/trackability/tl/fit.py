@@ -219,7 +219,12 @@ def fit(
         "gamma": gamma, "fitted": _fitted_record(model), "provenance": provenance(),
     }
     matching = getattr(model, "matching_", None)
-    if matching is not None:
+    if matching is not None and not hasattr(matching, "target"):
+        # a soft TransportPlan (entropic LAOT) has no partner per cell: no partner columns
+        uns["matching_info"] = jsonish({"cost": matching.total_cost, "cost_name": matching.cost_name,
+                                        "method": matching.method, **dict(matching.info),
+                                        "one_to_one": False})
+    elif matching is not None:
         from trackability.tl.match import write_partners
 
         uns["matching_info"] = jsonish({"cost": matching.cost, "cost_name": matching.cost_name,

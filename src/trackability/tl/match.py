@@ -143,6 +143,12 @@ def match(
     x, _ = get_matrix(adata, use_rep, layer)
     xs, xt = x[ctrl], x[trt]
     m = assign(xs, xt, cost, method=method, **options)
+    if not hasattr(m, "target"):
+        raise ValueError(
+            f"method={method!r} gives a soft transport plan, not a one-to-one matching: it has no "
+            "partner per cell. Use method='auto', 'dense' or 'sparse' (trackability.matching.assign "
+            "returns the plan itself)."
+        )
     one = write_partners(adata, ctrl, trt, m.source, m.target, xs, xt, m.cost_name, key)
     uns: dict[str, Any] = {
         "params": {"groupby": groupby, "control": str(control), "treated": str(treated),
