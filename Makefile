@@ -22,12 +22,47 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/trackability demo --quick --out $(OUT)
 
+# lint-imports checks the layer contract of pyproject.toml ([tool.importlinter]).
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
+
+# The documentation site: API reference from the docstrings, tutorials executed at build (a failing
+# cell fails the build). Output: docs/_build/html/index.html.
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements/ci.txt -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+.PHONY: docs
+docs: $(DOCS_STAMP)
+	$(BIN)/python -m sphinx -b html -j 1 -q docs docs/_build/html
+
+# Peers scored by our harness (docs/peers.md): each external tool in its own virtual environment
+# OUTSIDE the repository (PEERS_VENV), run on the harness's exported splits; their predictions
+# (results/peers/<tool>/<config>) are scored by the `external` method of configs/kang_peers.yaml.
+PY312 ?= python3.12
+PEERS_VENV ?= ../peers-venv
+PEERS_OUT ?= results/peers
+PEER_SEEDS ?= 0,1,2,3,4
+
+$(PEERS_VENV)/cellflow/.installed:
+	$(PY312) -m venv $(PEERS_VENV)/cellflow
+	$(PEERS_VENV)/cellflow/bin/python -m pip install --quiet cellflow-tools==0.0.9 requests
+	touch $@
+
+.PHONY: peers
+peers: $(STAMP) $(PEERS_VENV)/cellflow/.installed
+	$(BIN)/trackability bench configs/kang.yaml --export-splits $(PEERS_OUT)/splits/kang
+	$(PEERS_VENV)/cellflow/bin/python benchmarks/peers/run_cellflow.py \
+	  $(PEERS_OUT)/splits/kang $(PEERS_OUT)/cellflow/kang --seeds $(PEER_SEEDS)
+	$(BIN)/trackability bench configs/kang_peers.yaml --out results/kang_peers --jobs 2

@@ -36,7 +36,6 @@ from trackability.diagnostics.recoverability import (
     expected_calibration_error,
 )
 from trackability.diagnostics.report import TrackabilityReport, diagnose
-from trackability.diagnostics.tracks import measured_recovery, window_states
 from trackability.diagnostics.rip import (
     RIPResult,
     Separation,
@@ -45,6 +44,7 @@ from trackability.diagnostics.rip import (
     rip,
     rip_constant,
 )
+from trackability.diagnostics.tracks import measured_recovery, window_states
 
 __all__ = [
     "BORDERLINE",

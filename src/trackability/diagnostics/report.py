@@ -175,6 +175,16 @@ class TrackabilityReport:
         kwargs.setdefault("indent", 2)
         return json.dumps(_finite(self.to_dict()), allow_nan=False, **kwargs)
 
+    def __repr__(self) -> str:
+        from trackability.diagnostics._html import short_repr
+
+        return short_repr(self)
+
+    def _repr_html_(self) -> str:
+        from trackability.diagnostics._html import report_html
+
+        return report_html(self)
+
     def __str__(self) -> str:
         def f(v: float | None) -> str:
             return "n/a" if v is None else ("inf" if math.isinf(v) else f"{v:.4g}")

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from trackability.plotting._axes import subplots
+
 _TITLES = {
     "seed_faithful": "original generator (seed-faithful, non-centred E)",
     "centered": "centred generator (zero-mean E)",
@@ -172,6 +174,7 @@ def plot_phase_with_delta(
     deltas: Any,
     *,
     title: str | None = None,
+    ax: Any = None,
     path: str | os.PathLike | None = None,
 ) -> Any:
     """The empirical phase diagram of LAOT with the computed critical gaps overlaid.
@@ -189,6 +192,8 @@ def plot_phase_with_delta(
         recovery).
     title
         Figure title.
+    ax
+        Axes to draw into (one per panel, row-major); default: a new figure.
     path
         Save the figure there (150 dpi).
 
@@ -197,7 +202,6 @@ def plot_phase_with_delta(
     matplotlib.figure.Figure
 
     """
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     for name, tab, cols in (("phase", phase, ("d", "gap", "recovery")), ("deltas", deltas, ("d", "Delta"))):
@@ -209,8 +213,7 @@ def plot_phase_with_delta(
         if tab.empty:
             raise ValueError(f"{name} is empty; nothing to plot.")
     gens = list(dict.fromkeys(phase["generator"])) if "generator" in phase.columns else [None]
-    fig, axes = plt.subplots(1, len(gens), figsize=(6.4 * len(gens) + 0.8, 5.1), squeeze=False,
-                             layout="constrained")
+    fig, axes = subplots(ax, 1, len(gens), figsize=(6.4 * len(gens) + 0.8, 5.1), layout="constrained")
     mesh = None
     for ax, g in zip(axes[0], gens, strict=True):
         sub = phase if g is None else phase[phase["generator"] == g]

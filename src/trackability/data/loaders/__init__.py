@@ -18,6 +18,7 @@ from trackability.data.loaders.ap1 import (
 )
 from trackability.data.loaders.colo858 import COLO858_MARKERS, load_colo858_4i
 from trackability.data.loaders.fouri import FOURI_STUDY_DRUGS, FOURI_STUDY_FEATURES, load_4i
+from trackability.data.loaders.generic import load_anndata
 from trackability.data.loaders.kang import KANG_CELL_TYPES, load_kang
 from trackability.data.loaders.nfkb import NFKB_DOSES, NFKB_MINUTES, load_nfkb
 from trackability.data.loaders.sachs import (
@@ -32,6 +33,15 @@ from trackability.data.loaders.sciplex3 import (
     SCIPLEX3_STUDY_DRUGS,
     load_sciplex3,
     sciplex3_marker_genes,
+)
+from trackability.data.loaders.tables import (
+    BODENMILLER_PATIENTS,
+    load_bodenmiller,
+    load_chu,
+    load_kang3,
+    load_kouno,
+    load_serum,
+    load_wot2017,
 )
 from trackability.data.loaders.two_i import (
     TWO_I_CONTROL_DAY,
@@ -48,6 +58,7 @@ __all__ = [
     "AP1_STUDY_CONTROL",
     "AP1_STUDY_FEATURES",
     "AP1_STUDY_TREATED",
+    "BODENMILLER_PATIENTS",
     "COLO858_MARKERS",
     "FOURI_STUDY_DRUGS",
     "FOURI_STUDY_FEATURES",
@@ -67,13 +78,20 @@ __all__ = [
     "dispersion_hvg",
     "load_2i",
     "load_4i",
+    "load_anndata",
     "load_ap1",
+    "load_bodenmiller",
+    "load_chu",
     "load_colo858_4i",
     "load_kang",
+    "load_kang3",
+    "load_kouno",
     "load_nfkb",
     "load_sachs",
     "load_sciplex3",
+    "load_serum",
     "load_weinreb",
+    "load_wot2017",
     "parse_time_hours",
     "sciplex3_marker_genes",
 ]

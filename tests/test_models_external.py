@@ -1,0 +1,144 @@
+"""The file-based ``external`` method and the split export: an external tool's predictions are
+scored with the harness's own split and metrics, and predictions for another split are refused.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trackability.experiments.bench import run_benchmark
+from trackability.experiments.config import validate_config
+from trackability.experiments.export import export_splits
+from trackability.models import PerturbationModel
+from trackability.models.external import External, entry_key
+from trackability.models.registry import get_model as resolve_method
+
+REPO = Path(__file__).resolve().parents[1]
+SYN = {"dims": [3], "gaps": [0.05, 1.0], "n": 60, "noise": 0.0}
+
+
+def _peer_io():
+    spec = importlib.util.spec_from_file_location("peer_io", REPO / "benchmarks/peers/peer_io.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _config(methods, seeds=2):
+    return validate_config({
+        "name": "syn", "seeds": seeds,
+        "tasks": [{"name": "syn", "dataset": "synthetic", "options": SYN,
+                   "preprocessing": ["standardize"]}],
+        "methods": methods, "metrics": {"w2_max_cells": 50},
+    })
+
+
+def test_external_mean_shift_scores_exactly_as_the_builtin(tmp_path):
+    """A 'tool' that computes the mean shift from the exported files gets the built-in's scores."""
+    cfg = _config([{"name": "identity"}, {"name": "meanshift"}])
+    entries = export_splits(cfg, tmp_path / "splits")
+    assert len(entries) == 2 * 2  # 2 tasks x 2 seeds
+    peer = _peer_io()
+    for info, arr in peer.iter_splits(tmp_path / "splits"):
+        assert set(info["sizes"]) == {"source_train", "target_train", "source_val", "target_val",
+                                      "source_test"}  # never the test targets
+        shift = arr["target_train"].mean(0) - arr["source_train"].mean(0)
+        peer.write_prediction(tmp_path / "pred", info, arr["source_test"] + shift,
+                              tool="toy", version="1.0", fit_seconds=0.5)
+    ext = {"name": "toy_external", "method": "external",
+           "params": {"predictions_dir": str(tmp_path / "pred"), "tool": "toy", "version": "1.0"}}
+    cfg2 = _config([{"name": "identity"}, {"name": "meanshift"}, ext])
+    df = run_benchmark(cfg2, tmp_path / "bench", backend="serial", progress=False)
+    assert (df["status"] == "ok").all(), df["error"].tolist()
+    a = df[df.method == "meanshift"].set_index(["task", "seed"]).sort_index()
+    b = df[df.method == "toy_external"].set_index(["task", "seed"]).sort_index()
+    for metric in ("mmd2", "energy", "w2", "mean_r2"):
+        np.testing.assert_allclose(b[metric], a[metric], rtol=1e-10, atol=1e-12)
+    assert (b["model_fit_seconds"] == 0.5).all()
+    assert json.loads(b["hyperparameters"].iloc[0])["tool"] == "toy"
+
+
+def test_export_matches_the_bench_split(tmp_path):
+    """The exported test controls are the bench's (column sums checked by External on predict)."""
+    cfg = _config([{"name": "identity"}, {"name": "meanshift"}], seeds=1)
+    export_splits(cfg, tmp_path / "s", tasks=["syn/d=3 gap=1"])
+    index = json.loads((tmp_path / "s/index.json").read_text())
+    assert [e["task"] for e in index["entries"]] == ["syn/d=3 gap=1"]
+    info = json.loads((tmp_path / "s/syn/d=3 gap=1/seed0/split.json").read_text())
+    x = np.load(tmp_path / "s/syn/d=3 gap=1/seed0/source_test.npy")
+    np.testing.assert_allclose(info["source_test_sum"], x.sum(0))
+    assert info["preprocessing"] == [{"step": "standardize"}]
+    with pytest.raises(ValueError, match="not in config"):
+        export_splits(cfg, tmp_path / "t", tasks=["syn/nope"])
+
+
+def _folder(tmp_path, pred, *, tool="t", entry=None, name="g/a", seed=0, suffix=".npy"):
+    root = tmp_path / "pred"
+    (root / name).mkdir(parents=True, exist_ok=True)
+    path = root / f"{entry_key(name, seed)}{suffix}"
+    if suffix == ".npy":
+        np.save(path, pred)
+    else:
+        np.savetxt(path, pred, delimiter=",", header="f0,f1", comments="")
+    entries = {entry_key(name, seed): entry} if entry is not None else {}
+    (root / "manifest.json").write_text(json.dumps({"tool": tool, "version": "2",
+                                                    "entries": entries}))
+    return root
+
+
+def test_reads_npy_and_csv_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    x, pred = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
+    for suffix in (".npy", ".csv"):
+        root = _folder(tmp_path, pred, suffix=suffix, entry={"source_test_sum": x.sum(0).tolist()})
+        if suffix == ".csv":
+            (root / "g/a/seed0.npy").unlink()
+        m = External(str(root), tool="t", version="2").fit(x, x, task_name="g/a")
+        np.testing.assert_allclose(m.predict(x), pred)
+        loaded = PerturbationModel.load(m.save(tmp_path / f"m{suffix}"))
+        np.testing.assert_allclose(loaded.predict(x), pred)
+    assert resolve_method("external") is External
+
+
+def test_refuses_wrong_tool_missing_files_and_other_splits(tmp_path):
+    rng = np.random.default_rng(1)
+    x, pred = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
+    root = _folder(tmp_path, pred, entry={"source_test_sum": (x.sum(0) + 1.0).tolist()})
+    with pytest.raises(ValueError, match="manifest names tool 't', the config expects 'other'"):
+        External(str(root), tool="other").fit(x, x, task_name="g/a")
+    with pytest.raises(FileNotFoundError, match="for task 'g/b', seed 0"):
+        External(str(root)).fit(x, x, task_name="g/b")
+    with pytest.raises(FileNotFoundError, match="seed 3"):
+        External(str(root), random_state=3).fit(x, x, task_name="g/a")
+    with pytest.raises(ValueError, match="other test control cells"):
+        External(str(root)).fit(x, x, task_name="g/a").predict(x)
+    with pytest.raises(ValueError, match="holds 5 x 2 predictions, but the split has 4"):
+        External(str(root)).fit(x, x, task_name="g/a").predict(x[:4])
+    with pytest.raises(ValueError, match="needs the task name"):
+        External(str(root)).fit(x, x)
+    with pytest.raises(ValueError, match="predictions_dir must name"):
+        External().fit(x, x, task_name="g/a")
+    (root / "manifest.json").write_text(json.dumps({"tool": "t"}))
+    with pytest.raises(ValueError, match="must name the version"):
+        External(str(root)).fit(x, x, task_name="g/a")
+    (root / "manifest.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"no manifest\.json"):
+        External(str(root)).fit(x, x, task_name="g/a")
+
+
+def test_peer_writer_checks_shape_and_tool(tmp_path):
+    peer = _peer_io()
+    info = {"task": "g/a", "seed": 0, "sizes": {"source_test": 3}, "n_features": 2,
+            "source_test_sum": [0.0, 0.0], "config_hash": "h"}
+    with pytest.raises(ValueError, match="expected \\(3, 2\\)"):
+        peer.write_prediction(tmp_path, info, np.zeros((2, 2)), tool="a", version="1")
+    with pytest.raises(ValueError, match="NaN"):
+        peer.write_prediction(tmp_path, info, np.full((3, 2), np.nan), tool="a", version="1")
+    peer.write_prediction(tmp_path, info, np.zeros((3, 2)), tool="a", version="1")
+    with pytest.raises(ValueError, match="belongs to a 1"):
+        peer.write_prediction(tmp_path, info, np.zeros((3, 2)), tool="b", version="1")
