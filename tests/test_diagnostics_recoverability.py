@@ -168,3 +168,15 @@ def test_nfkb_phase_figure_on_given_axes():
     with pytest.raises(ValueError, match="ax holds"):
         plot_nfkb_phase(pd.concat([table, table.assign(dose=2.0)]), sizes=sizes, ax=axes[0])
     plt.close(fig)
+
+
+def test_cell_confidence_is_calibrated_on_an_observed_matching():
+    # a point in the middle of the transition (about 40 % recovered): the confidence of each pair
+    # of the observed matching against the planted truth
+    pair = near_identity(300, 20, gap=8.0, noise=0.1, random_state=1)
+    est = estimate_recoverability(pair.control, pair.treated, gap=8.0, n_sim=6, find_gap=False,
+                                  random_state=0)
+    ok = pair.permutation[est.partner] == np.arange(300)
+    assert 0.2 < ok.mean() < 0.7
+    assert expected_calibration_error(est.cell_confidence, ok) < 0.05
+    assert abs(est.recovery - ok.mean()) <= 0.10
