@@ -175,6 +175,7 @@ def test_integrators_solve_a_linear_ode(solver, steps, tol):
         ({"hidden": ()}, "hidden must list at least one"),
         ({"lr": -1.0}, "lr must be a finite positive"),
         ({"sigma": -0.1}, "sigma must be a finite non-negative"),
+        ({"condition_noise": float("nan")}, "condition_noise must be a finite non-negative"),
         ({"coupling": "sinkhorn"}, "coupling must be one of"),
         ({"condition": "onehot"}, "condition must be one of"),
         ({"solver": "dopri5"}, "solver must be one of"),
