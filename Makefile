@@ -22,15 +22,30 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/trackability demo --quick --out $(OUT)
 
+# lint-imports checks the layer contract of pyproject.toml ([tool.importlinter]).
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
+
+# The documentation site: API reference from the docstrings, tutorials executed at build (a failing
+# cell fails the build). Output: docs/_build/html/index.html.
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements/ci.txt -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+.PHONY: docs
+docs: $(DOCS_STAMP)
+	$(BIN)/python -m sphinx -b html -j 1 -q docs docs/_build/html
 
 # Peers scored by our harness (docs/peers.md): each external tool in its own virtual environment
 # OUTSIDE the repository (PEERS_VENV), run on the harness's exported splits; their predictions

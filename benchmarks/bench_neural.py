@@ -1,17 +1,20 @@
-"""Time CellOT / Compact CellOT per outer iteration and scGen per epoch, 1 vs 2 torch threads.
+"""Time CellOT / Compact CellOT per outer iteration and scGen per epoch: this code vs the previous one.
 
-Each configuration is fitted twice, with ``k`` and ``2k`` iterations (epochs); the time per
-iteration is ``(T(2k) - T(k)) / k``, which cancels the fixed costs (split, bandwidth, final
-evaluation); the plain rate ``T(2k) / 2k`` is shown too (it cannot go negative when the machine's
-noise exceeds the work, and it decides "fastest"). The two thread settings are run alternately
-within every repeat, so background load hits both alike; the table shows medians over repeats and
-the ratio 2 threads / 1 thread.
+CellOT's training loop used to compute the g update with ``torch.autograd.grad(...,
+create_graph=True)`` (a double backward). It now uses hand-written derivatives
+(``trackability.models._icnn``). The previous loop is copied below (:func:`reference_fit`, with its
+ICNN module) so that both run side by side, alternately within every repeat, on the same data,
+one torch thread, batch 256, 10 inner iterations. The table gives medians over repeats of
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_neural.py            # full
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_neural.py --quick    # minutes; 10-20 if loaded
+- the difference rate ``(T(2k) - T(k)) / k``, which cancels fixed costs (split, bandwidth), and
+- the plain rate ``T(2k) / 2k``,
 
-``OMP_NUM_THREADS`` only sets the starting value; the models set torch's thread count themselves
-(``n_threads``) and restore it afterwards.
+and their ratio new / reference (ratios of side-by-side runs stay meaningful on a loaded machine;
+absolute times do not). scGen's training loop did not change; its time per epoch is reported for
+the docs' rerun estimate.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_neural.py            # 5 repeats
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_neural.py --quick    # 3 repeats, fewer steps
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
+
+ARCHS = {"CellOT": (64, 64, 64, 64), "CompactCellOT": (32, 32, 32)}
 
 
 def _data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -32,94 +38,154 @@ def _data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _fit_seconds(make, x, y) -> float:
-    model = make()
+# -- the previous implementation (autograd double backward), kept callable as the reference ------
+def _reference_icnn(torch, d: int, hidden: tuple[int, ...]):
+    nn = torch.nn
+
+    class ICNN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            units = [*hidden, 1]
+            self.W = nn.ModuleList(
+                [nn.Linear(i, o, bias=False) for i, o in zip(units[:-1], units[1:], strict=True)]
+            )
+            self.A = nn.ModuleList([nn.Linear(d, o, bias=True) for o in units])
+            for layer in self.A:
+                nn.init.uniform_(layer.weight, 0.0, 0.1)
+                nn.init.zeros_(layer.bias)
+            for layer in self.W:
+                nn.init.uniform_(layer.weight, 0.0, 0.1)
+
+        def forward(self, x):
+            act = nn.functional.leaky_relu
+            z = act(self.A[0](x), 0.2)
+            z = z * z
+            for w, a in zip(self.W[:-1], self.A[1:-1], strict=True):
+                z = act(w(z) + a(x), 0.2)
+            return self.W[-1](z) + self.A[-1](x)
+
+        def transport(self, x, create_graph: bool = False):
+            (grad,) = torch.autograd.grad(self.forward(x).sum(), x, create_graph=create_graph)
+            return grad
+
+        def clamp_w(self) -> None:
+            with torch.no_grad():
+                for w in self.W:
+                    w.weight.clamp_(min=0.0)
+
+        def negative_weight_penalty(self):
+            return sum(torch.relu(-w.weight).norm() for w in self.W)
+
+    return ICNN()
+
+
+def reference_fit(x: np.ndarray, y: np.ndarray, hidden: tuple[int, ...], n_iters: int, *,
+                  batch_size: int = 256, n_inner: int = 10, lr: float = 1e-4,
+                  random_state: int = 0) -> float:
+    """The previous CellOT training loop (as of commit 9082f34), without split or evaluation."""
+    from trackability.models._torch import BatchCycler, torch_session
+
+    rng = np.random.default_rng(random_state)
+    with torch_session(int(rng.integers(2**31 - 1)), 1) as torch:
+        f, g = _reference_icnn(torch, x.shape[1], hidden), _reference_icnn(torch, x.shape[1], hidden)
+        opt_f = torch.optim.Adam(f.parameters(), lr=lr, betas=(0.5, 0.9))
+        opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.9))
+        xt = torch.as_tensor(x, dtype=torch.float32)
+        yt = torch.as_tensor(y, dtype=torch.float32)
+        src, tgt = BatchCycler(xt.shape[0], batch_size, rng), BatchCycler(yt.shape[0], batch_size, rng)
+        lg = lf = 0.0
+        for _ in range(n_iters):
+            yb = yt[next(tgt)]
+            f.requires_grad_(False)
+            for _ in range(n_inner):
+                xb = xt[next(src)].requires_grad_(True)
+                tx = g.transport(xb, create_graph=True)
+                loss_g = (f(tx) - (xb * tx).sum(-1, keepdim=True)).mean()
+                loss_g = loss_g + g.negative_weight_penalty()
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                opt_g.step()
+            f.requires_grad_(True)
+            xb = xt[next(src)].requires_grad_(True)
+            tx = g.transport(xb).detach()
+            loss_f = (-f(tx) + f(yb)).mean()
+            opt_f.zero_grad(set_to_none=True)
+            loss_f.backward()
+            opt_f.step()
+            f.clamp_w()
+            lg, lf = loss_g.detach().item(), loss_f.detach().item()
+    return lg + lf
+
+
+def _new_fit(cls, x, y, n: int) -> None:
+    cls(max_iter=n, selection="last", early_stopping=False, validation_fraction=0.0,
+        log_every=n, eval_every=n, n_threads=1, random_state=0).fit(x, y)
+
+
+def _timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
-    model.fit(x, y)
+    fn()
     return time.perf_counter() - t0
 
 
-def _per_unit(make_k, make_2k, k: int, x, y) -> tuple[float, float]:
-    """(T(2k) - T(k)) / k, and the plain rate T(2k) / 2k (never negative, includes fixed costs)."""
-    t2 = _fit_seconds(make_2k, x, y)
-    t1 = _fit_seconds(make_k, x, y)
+def _rates(run: Callable[[int], object], k: int) -> tuple[float, float]:
+    t2 = _timed(lambda: run(2 * k))
+    t1 = _timed(lambda: run(k))
     return (t2 - t1) / k, t2 / (2 * k)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats and iterations")
+    parser.add_argument("--quick", action="store_true", help="3 repeats and fewer iterations")
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--dims", type=int, nargs="+", default=[10, 50])
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--dims", type=int, nargs="+", default=[11, 50])
     parser.add_argument("--models", nargs="+", default=["CellOT", "CompactCellOT", "ScGen"])
     args = parser.parse_args()
 
+    import torch
+
     from trackability.models import CellOT, CompactCellOT, ScGen
 
-    repeats = args.repeats or (3 if args.quick else 7)
-    k_iter = 10 if args.quick else 40  # CellOT outer iterations in the short fit
-    k_epoch = 1 if args.quick else 3  # scGen epochs in the short fit
-    n_cellot, n_scgen = 2000, 1000  # cells per population
-
-    print(
-        f"# bench_neural: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"repeats={repeats}, quick={args.quick}"
-    )
-    rows = []
+    torch.set_num_threads(1)
+    repeats = args.repeats or (3 if args.quick else 5)
+    k_iter = 10 if args.quick else 30  # outer iterations in the short fit
+    k_epoch = 1 if args.quick else 2
+    classes = {"CellOT": CellOT, "CompactCellOT": CompactCellOT}
+    print(f"# bench_neural: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"load {os.getloadavg()[0]:.1f}, repeats={repeats}, one torch thread")
+    print("| model | d | per | reference (ms) | new (ms) | new / reference | "
+          "reference plain (ms) | new plain (ms) | new / reference (plain) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in args.models:
         for d in args.dims:
-            if name in ("CellOT", "CompactCellOT"):
-                cls = CellOT if name == "CellOT" else CompactCellOT
-                x, y = _data(n_cellot, d)
-                unit, k = "outer iteration (10 g + 1 f update, batch 256)", k_iter
-
-                def make(n, t, cls=cls):
-                    return cls(n_iters=n, selection="last", validation_fraction=0.0,
-                               log_every=n, eval_every=n, n_threads=t, random_state=0,
-                               progress=False)
+            if name in classes:
+                x, y = _data(2000, d)
+                hidden = ARCHS[name]
+                runs = {
+                    "reference": lambda n, h=hidden, x=x, y=y: reference_fit(x, y, h, n),
+                    "new": lambda n, c=classes[name], x=x, y=y: _new_fit(c, x, y, n),
+                }
+                unit, k = f"outer iteration ({'x'.join(map(str, hidden))}, 10 g + 1 f)", k_iter
             else:
-                x, y = _data(n_scgen, d)
-                unit, k = f"epoch ({2 * n_scgen} cells, batch 128, 800 hidden)", k_epoch
-
-                def make(n, t):
-                    return ScGen(max_epochs=n, eval_every=10**6, n_threads=t, random_state=0,
-                                 progress=False)
-
-            make(1, 1).fit(x[:300], y[:300])  # warm-up (lazy imports, allocator)
-            times: dict[int, list[float]] = {t: [] for t in args.threads}
-            rates: dict[int, list[float]] = {t: [] for t in args.threads}
+                x, y = _data(1000, d)
+                runs = {"new": lambda n, x=x, y=y: ScGen(
+                    max_epochs=n, early_stopping=False, eval_every=10**6, n_threads=1).fit(x, y)}
+                unit, k = "epoch (2,000 cells, batch 128, 800 hidden)", k_epoch
+            for run in runs.values():
+                run(1)  # warm-up: lazy imports, allocator
+            diff: dict[str, list[float]] = {key: [] for key in runs}
+            plain: dict[str, list[float]] = {key: [] for key in runs}
             for _ in range(repeats):
-                for t in args.threads:
-                    diff, rate = _per_unit(
-                        lambda t=t, k=k: make(k, t), lambda t=t, k=k: make(2 * k, t), k, x, y
-                    )
-                    times[t].append(diff)
-                    rates[t].append(rate)
-            med = {t: statistics.median(v) for t, v in times.items()}
-            med_rate = {t: statistics.median(v) for t, v in rates.items()}
-            rows.append((name, d, unit, med, med_rate))
-            print(f"#   {name} d={d}: " + ", ".join(
-                f"{t} thr {1e3 * med[t]:.1f} ms (plain {1e3 * med_rate[t]:.1f})" for t in med
-            ), flush=True)
-
-    # Per-unit time from the difference (fixed costs removed); a value <= 0 means the noise of
-    # the machine exceeded the work measured and is shown as "noisy". The plain rate
-    # T(2k) / 2k cannot go negative and decides the fastest setting and the ratio.
-    base = args.threads[0]
-    head = " | ".join(f"{t} thr (ms)" for t in args.threads)
-    plain = " | ".join(f"{t} thr plain (ms)" for t in args.threads)
-    ratios = " | ".join(f"{t}/{base} thr (plain)" for t in args.threads[1:])
-    print(f"| model | d | per | {head} | {plain} | {ratios} | fastest |")
-    print("|" + "---|" * (4 + 2 * len(args.threads) + len(args.threads[1:])))
-    for name, d, unit, med, med_rate in rows:
-        cells = " | ".join(
-            f"{1e3 * med[t]:.1f}" if med[t] > 0 else "noisy" for t in args.threads
-        )
-        plain_cells = " | ".join(f"{1e3 * med_rate[t]:.1f}" for t in args.threads)
-        rat = " | ".join(f"{med_rate[t] / med_rate[base]:.2f}" for t in args.threads[1:])
-        fastest = min(med_rate, key=med_rate.get)
-        print(f"| {name} | {d} | {unit} | {cells} | {plain_cells} | {rat} | {fastest} |")
+                for key, run in runs.items():  # alternate: background load hits both alike
+                    a, b = _rates(run, k)
+                    diff[key].append(a)
+                    plain[key].append(b)
+            med = {key: 1e3 * statistics.median(v) for key, v in diff.items()}
+            medp = {key: 1e3 * statistics.median(v) for key, v in plain.items()}
+            ref, refp = med.get("reference", np.nan), medp.get("reference", np.nan)
+            print(f"| {name} | {d} | {unit} | {ref:.1f} | {med['new']:.1f} | "
+                  f"{med['new'] / ref:.2f} | {refp:.1f} | {medp['new']:.1f} | "
+                  f"{medp['new'] / refp:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

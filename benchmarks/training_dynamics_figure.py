@@ -39,7 +39,7 @@ def main() -> None:
     y = y_all[rng.permutation(len(y_all))[: int(0.8 * len(y_all))]]
 
     n_iters = 300 if args.quick else 2000
-    cellot = {"n_iters": n_iters, "log_every": max(n_iters // 40, 1),
+    cellot = {"max_iter": n_iters, "early_stopping": False, "log_every": max(n_iters // 40, 1),
               "eval_every": max(n_iters // 20, 1)}
     histories = training_dynamics(
         x, y, methods=("cellot", "compact_cellot", "laot"), random_state=args.seed,

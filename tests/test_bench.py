@@ -13,9 +13,9 @@ import pytest
 from trackability.data.task_builders import build_task
 from trackability.experiments.bench import collect, plan, run_benchmark, score
 from trackability.experiments.config import ConfigError, validate_config
-from trackability.experiments.methods import register_method
 from trackability.metrics import mmd2
 from trackability.models import MeanShift
+from trackability.models.registry import register_model
 
 REPO = Path(__file__).resolve().parents[1]
 VOLATILE = ("time_s", "finished_at", "host", "traceback", "git_revision")  # the shared tree changes
@@ -105,7 +105,7 @@ class _Flaky(MeanShift):
 
 
 def test_interrupted_bench_resumes_without_loss(tmp_path):
-    register_method("flaky", _Flaky)
+    register_model("flaky", _Flaky)
     methods = [{"name": "identity"}, {"name": "meanshift"}, {"name": "flaky"}]
     cfg = _config(methods=methods, on_error="raise")
     ref = run_benchmark(cfg, tmp_path / "ref", backend="serial", progress=False)
@@ -147,14 +147,14 @@ class _Broken(MeanShift):
 
 
 def test_failures_are_recorded_and_retried(tmp_path):
-    register_method("broken", _Broken)
+    register_model("broken", _Broken)
     cfg = _config(methods=[{"name": "identity"}, {"name": "meanshift"}, {"name": "broken"}],
                   seeds=1)
     df = run_benchmark(cfg, tmp_path, backend="serial", progress=False)
     bad = df[df["method"] == "broken"]
     assert (bad["status"] == "error").all() and bad["error"].str.contains("broken").all()
     assert (df[df["method"] != "broken"]["status"] == "ok").all()
-    register_method("broken", MeanShift)  # "fixed": the failed rows are retried, not skipped
+    register_model("broken", MeanShift)  # "fixed": the failed rows are retried, not skipped
     df2 = run_benchmark(cfg, tmp_path, backend="serial", progress=False)
     assert (df2["status"] == "ok").all()
 
@@ -250,25 +250,31 @@ def test_reduced_sachs_benchmark_end_to_end(real_data_dir, tmp_path):
     assert (means["identity"] > means["laot"]).all()
 
 
-@pytest.mark.slow
-def test_killed_bench_process_resumes_without_loss(tmp_path):
-    """SIGKILL a real `trackability bench` process mid-run, rerun, compare with a clean run."""
-    import signal
-    import subprocess
+def _kill_setup(tmp_path, seeds, *options):
+    """A synthetic config, its results folder and the `trackability bench` command that runs it."""
     import sys
-    import time
 
     cfg = tmp_path / "kill.yaml"
     cfg.write_text(
-        "name: kill\nseeds: 8\ntasks:\n  - {name: s, dataset: synthetic, options: "
+        f"name: kill\nseeds: {seeds}\ntasks:\n  - {{name: s, dataset: synthetic, options: "
         "{dims: [5], gaps: [0.1, 1.0], n: 300}}\nmethods:\n  - {name: identity}\n"
         "  - {name: meanshift}\n  - {name: laot, params: {max_iter: 30}}\n"
         "metrics: {w2_max_cells: 100}\n"
     )
     out = tmp_path / "killed"
     cmd = [sys.executable, "-c", "from trackability.cli import main; main()", "bench", str(cfg),
-           "--out", str(out),
-           "--no-progress", "--no-report", "--backend", "serial"]
+           "--out", str(out), "--no-progress", "--no-report", *options]
+    return cfg, out, cmd
+
+
+@pytest.mark.slow
+def test_killed_bench_process_resumes_without_loss(tmp_path):
+    """SIGKILL a real `trackability bench` process mid-run, rerun, compare with a clean run."""
+    import signal
+    import subprocess
+    import time
+
+    cfg, out, cmd = _kill_setup(tmp_path, 8, "--backend", "serial")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = out / "rows"
@@ -499,3 +505,186 @@ def test_shipped_4i_config_on_a_schema_exact_file(tmp_path, rng):
     assert set(df["subtask"]) == set(FOURI_STUDY_DRUGS) and (df["d_model"] == 48).all()
     means = df.groupby(["subtask", "method"])["mmd2"].mean().unstack()
     assert (means["meanshift"] < means["identity"]).all()
+
+
+# -- hostile files, folders and processes (issue 9) ------------------------------------------------
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from trackability.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+SMALL_YAML = ("name: small\nseeds: 2\ntasks:\n  - {name: s, dataset: synthetic, options: "
+              "{dims: [2], gaps: [0.1], n: 40}}\nmethods:\n  - {name: identity}\n"
+              "  - {name: meanshift}\nmetrics: {w2_max_cells: 50}\n")
+
+
+def test_cli_binary_config_is_a_clear_error(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes(bytes(range(256)) * 4)
+    res = _cli("bench", cfg, "--out", tmp_path / "o", "--no-progress")
+    assert res.exit_code == 2 and res.exception is None or isinstance(res.exception, SystemExit)
+    assert "not a text (YAML) file" in res.output and str(cfg) in res.output
+    assert "Traceback" not in res.output
+
+
+def test_cli_out_is_an_existing_file(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SMALL_YAML)
+    target = tmp_path / "taken"
+    target.write_text("not a folder")
+    res = _cli("bench", cfg, "--out", target, "--no-progress")
+    assert res.exit_code == 2 and "is an existing file" in res.output
+    assert target.read_text() == "not a folder"
+    with pytest.raises(NotADirectoryError, match="is not a folder"):
+        run_benchmark(validate_config(yaml_load(SMALL_YAML)), target, backend="serial",
+                      progress=False)
+
+
+def yaml_load(text):
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def test_scheduler_without_dask_is_an_error(tmp_path):
+    from trackability.experiments.parallel import run_jobs
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SMALL_YAML)
+    res = _cli("bench", cfg, "--out", tmp_path / "o", "--scheduler", "tcp://127.0.0.1:1")
+    assert res.exit_code == 2 and "--scheduler needs --backend dask" in res.output
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="scheduler is only used with backend='dask'"):
+        run_jobs(abs, [1], backend="joblib", scheduler="tcp://127.0.0.1:1")
+
+
+def test_full_disk_says_what_happened_and_the_rerun_resumes(tmp_path, monkeypatch):
+    import errno
+
+    from trackability.experiments import bench
+
+    cfg = validate_config(yaml_load(SMALL_YAML))
+    ref = run_benchmark(cfg, tmp_path / "ref", backend="serial", progress=False)
+    real = bench.atomic_write
+    writes = {"rows": 0}
+
+    def full_after_two_rows(path, text):
+        if Path(path).parent.name == "rows":
+            writes["rows"] += 1
+            if writes["rows"] > 2:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        elif Path(path).name == "results.csv" and writes["rows"] > 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, text)
+
+    monkeypatch.setattr(bench, "atomic_write", full_after_two_rows)
+    out = tmp_path / "run"
+    with pytest.raises(bench.BenchmarkWriteError) as info:
+        run_benchmark(cfg, out, backend="serial", progress=False)
+    msg = str(info.value)
+    assert "No space left on device" in msg and "resumes" in msg and "2 row(s)" in msg
+    assert info.value.errno == errno.ENOSPC
+    monkeypatch.setattr(bench, "atomic_write", real)
+    resumed = run_benchmark(cfg, out, backend="serial", progress=False)
+    pd.testing.assert_frame_equal(_stable(resumed).drop(columns="config_hash"),
+                                  _stable(ref).drop(columns="config_hash"))
+
+    # through the command line: one line, no traceback
+    monkeypatch.setattr(bench, "atomic_write", full_after_two_rows)
+    writes["rows"] = 0
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(SMALL_YAML)
+    res = _cli("bench", cfg_file, "--out", tmp_path / "cli", "--no-progress", "--backend", "serial")
+    assert res.exit_code == 2 and "No space left on device" in res.output
+    assert "run the same command again: it resumes" in res.output.replace("\n", " ")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user")
+def test_read_only_results_folder(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SMALL_YAML)
+    out = tmp_path / "ro"
+    (out / "rows").mkdir(parents=True)
+    out.chmod(0o555)
+    (out / "rows").chmod(0o555)
+    try:
+        res = _cli("bench", cfg, "--out", out, "--no-progress", "--backend", "serial")
+    finally:
+        (out / "rows").chmod(0o755)
+        out.chmod(0o755)
+    assert res.exit_code == 2 and "Permission denied" in res.output
+    assert "resumes" in res.output and "Traceback" not in res.output
+
+
+def test_stale_temporaries_are_removed_on_the_next_run(tmp_path):
+    import subprocess
+    import sys
+
+    from trackability.experiments.bench import remove_stale_temporaries
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that no longer runs (reaped)
+    rows = tmp_path / "rows"
+    rows.mkdir()
+    stale = [rows / f".abc.json.{dead.pid}.tmp", tmp_path / f".results.csv.{dead.pid}.tmp"]
+    live = rows / f".def.json.{os.getppid()}.tmp"  # the pytest parent: alive
+    for p in (*stale, live):
+        p.write_text("{")
+    assert sorted(remove_stale_temporaries(tmp_path)) == sorted(stale)
+    assert live.exists() and not any(p.exists() for p in stale)
+    live.unlink()
+    (rows / f".x.json.{dead.pid}.tmp").write_text("{")
+    run_benchmark(validate_config(yaml_load(SMALL_YAML)), tmp_path, backend="serial",
+                  progress=False)
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the process table of Linux")
+def test_workers_die_with_a_killed_bench(tmp_path):
+    """kill -9 of `trackability bench --jobs 2`: its worker processes exit within seconds."""
+    import signal
+    import subprocess
+    import time
+
+    import psutil
+
+    _, out, cmd = _kill_setup(tmp_path, 20, "--jobs", "2")
+    proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = out / "rows"
+    parent = psutil.Process(proc.pid)
+    deadline = time.time() + 180
+    workers: list = []
+    while time.time() < deadline and proc.poll() is None:
+        workers = parent.children(recursive=True)
+        if len(workers) >= 2 and rows.is_dir() and len(list(rows.glob("*.json"))) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the benchmark ended before it could be killed"
+    workers = parent.children(recursive=True)
+    assert len(workers) >= 2, workers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, f"workers still alive 10 s after their parent was killed: {alive}"
+
+
+def test_unwritable_folder_simulated(tmp_path, monkeypatch):
+    """As the read-only test, for users (root) whom chmod does not stop: EACCES from the writer."""
+    import errno
+
+    from trackability.experiments import bench
+
+    def refuse(path, text):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(bench, "atomic_write", refuse)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SMALL_YAML)
+    res = _cli("bench", cfg, "--out", tmp_path / "ro", "--no-progress", "--backend", "serial")
+    assert res.exit_code == 2 and "Permission denied" in res.output
+    assert "config.yaml" in res.output and "resumes" in res.output

@@ -181,7 +181,7 @@ def test_sachs_empty_folder_and_wrong_extension(tmp_path):
         load_sachs(tmp_path / "nope")
     with pytest.raises(ValueError, match="transform must be one of"):
         load_sachs(tmp_path, transform="log10")
-    with pytest.raises(ValueError, match="conditions must be"):
+    with pytest.raises(ValueError, match=r"conditions: unknown id\(s\) \[0\]"):
         load_sachs(tmp_path, conditions=[0, 1])
 
 

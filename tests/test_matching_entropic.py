@@ -7,7 +7,7 @@ import pytest
 from scipy.special import logsumexp
 
 from trackability.data.synthetic import near_identity
-from trackability.matching import Matching, assign, cost_matrix
+from trackability.matching import Matching, TransportPlan, assign, cost_matrix
 from trackability.models import LAOT
 
 
@@ -30,10 +30,13 @@ def test_barycentric_matches_reference_sinkhorn():
     m = assign(x, y, method="entropic", reg=0.1, tol=1e-12, max_iter=5000)
     eps = 0.1 * cost_matrix(x, y).mean()
     bary, plan = numpy_sinkhorn_barycentric(x, y, eps)
+    assert isinstance(m, TransportPlan) and not isinstance(m, Matching)
     assert m.method == "entropic" and m.info["converged"]
     assert m.info["epsilon"] == pytest.approx(eps)
     np.testing.assert_allclose(m.barycentric, bary, atol=1e-7)
-    np.testing.assert_array_equal(m.target, plan.argmax(axis=1))
+    np.testing.assert_allclose(m.plan, plan, atol=1e-9)
+    np.testing.assert_array_equal(m.mode_target(), plan.argmax(axis=1))
+    assert not hasattr(m, "target")  # no partner column for a soft plan
     assert m.cost == pytest.approx(40 * np.sum(plan * cost_matrix(x, y)), rel=1e-6)
     assert m.info["marginal_error"] < 1e-6
 
@@ -42,7 +45,7 @@ def test_small_reg_approaches_hard_optimum():
     pair = near_identity(50, 4, 0.3, random_state=2)
     hard = assign(pair.control, pair.treated)
     soft = assign(pair.control, pair.treated, method="entropic", reg=1e-3, max_iter=8000)
-    assert np.array_equal(soft.target, hard.target)
+    assert np.array_equal(soft.mode_target(), hard.target)
     np.testing.assert_allclose(soft.barycentric, pair.treated[hard.target], atol=1e-3)
 
 
@@ -68,9 +71,22 @@ def test_laot_entropic_unequal_sizes_uses_every_cell():
     assert err < 0.6 * np.linalg.norm(np.eye(5) - pair.W.T)
 
 
-def test_matching_barycentric_validated():
-    with pytest.raises(ValueError, match="barycentric must have one row per pair"):
-        Matching(np.arange(3), np.arange(3), 0.0, barycentric=np.zeros((2, 4)))
+def test_plan_validated_and_matching_one_to_one():
+    with pytest.raises(ValueError, match="barycentric must have one row per source cell"):
+        TransportPlan(np.zeros((3, 4)), np.zeros((2, 4)), 0.0)
+    with pytest.raises(ValueError, match="target indices repeat"):
+        Matching(np.arange(3), np.array([0, 2, 2]), 0.0)
+
+
+def test_laot_entropic_plan_saved_and_not_written_as_partners(tmp_path):
+    pair = near_identity(60, 3, 0.5, random_state=1)
+    model = LAOT(max_iter=3, matching={"method": "entropic", "reg": 0.01, "max_iter": 500})
+    model.fit(pair.control, pair.treated)
+    assert isinstance(model.matching_, TransportPlan)
+    path = model.save(tmp_path / "m")
+    again = LAOT.load(path)
+    np.testing.assert_array_equal(again.matching_.plan, model.matching_.plan)
+    assert again.matching_.total_cost == model.matching_.total_cost
 
 
 def test_entropic_bad_input():

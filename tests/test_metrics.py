@@ -145,8 +145,11 @@ class TestMMD:
         for bad in (0.0, -1.0, np.nan, np.inf, [], [0.1, -0.1]):
             with pytest.raises(ValueError, match="gamma must be a positive"):
                 mmd2(x, y, gamma=bad)
-        for bad in (0, -3, 2.5):
+        for bad in (0, -3):
             with pytest.raises(ValueError, match="block_size must be a positive integer"):
+                mmd2(x, y, gamma=1.0, block_size=bad)
+        for bad in (2.5, "8", True):
+            with pytest.raises(TypeError, match="block_size must be a positive integer"):
                 mmd2(x, y, gamma=1.0, block_size=bad)
         with pytest.raises(ValueError, match="x has 1 cell.*at least 2"):
             mmd2(x[:1], y, gamma=1.0)  # the unbiased form needs two cells per sample
@@ -219,7 +222,7 @@ class TestMedianHeuristic:
             median_heuristic_gamma(np.ones((1, 3)))
         with pytest.raises(ValueError, match="median pairwise squared distance is 0"):
             median_heuristic_gamma(np.ones((5, 2)))
-        with pytest.raises(ValueError, match="max_samples must be at least 2"):
+        with pytest.raises(ValueError, match="max_samples must be an integer >= 2"):
             median_heuristic_gamma(np.eye(3), max_samples=1)
         with pytest.raises(ValueError, match="pass max_samples"):
             median_heuristic_gamma(np.zeros((20_001, 1)))
@@ -256,9 +259,11 @@ class TestEnergy:
             energy_distance(x, y[:, :4])
         with pytest.raises(ValueError, match="y is empty"):
             energy_distance(x, np.zeros((0, 5)))
-        for bad in (0, -1, 2.5):  # -1 used to skip every block and return 0.0
+        for bad in (0, -1):  # -1 used to skip every block and return 0.0
             with pytest.raises(ValueError, match="block_size must be a positive integer"):
                 energy_distance(x, y, block_size=bad)
+        with pytest.raises(TypeError, match="block_size must be a positive integer"):
+            energy_distance(x, y, block_size=2.5)
 
 
 class TestWasserstein:
@@ -360,3 +365,114 @@ class TestRecovery:
             recovery_rate(perm, Matching(np.arange(2), np.array([1, 7]), 0.0))
         with pytest.raises(ValueError, match="matching is empty"):
             recovery_rate(perm, np.full(4, -1))
+
+
+# -- every finite scale (issue "Correct on every input", item 3) ---------------------------------
+def naive_w2sq(x, y):
+    """Equal sizes, uniform weights: W2^2 is the optimal assignment's mean squared distance."""
+    from scipy.optimize import linear_sum_assignment
+
+    c = cdist(x, y, "sqeuclidean")
+    r, k = linear_sum_assignment(c)
+    return c[r, k].mean()
+
+
+def _scaled_samples(kind):
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=(60, 4)), rng.normal(size=(50, 4)) + 0.4
+    if kind == "feature":  # one feature at 1e30, the others at unit scale
+        x[:, 0] *= 1e30
+        y[:, 0] *= 1e30
+        return x, y
+    return x * kind, y * kind
+
+
+SCALES = (1e30, 1e20, 1e-20, 1e-30, "feature")
+
+
+class TestEveryScale:
+    """float32 kernels used to overflow to NaN (1e20, 1e30) or underflow to 0.0 (1e-20, 1e-30)."""
+
+    @pytest.mark.parametrize("kind", SCALES)
+    def test_mmd2_matches_naive_float64(self, kind):
+        x, y = _scaled_samples(kind)
+        g = median_heuristic_gamma(x, y)
+        assert g == pytest.approx(1 / np.median(pdist(np.vstack([x, y]), "sqeuclidean")), rel=1e-12)
+        for unbiased in (True, False):
+            ref = naive_mmd2(x, y, g, unbiased=unbiased)
+            got = mmd2(x, y, gamma=g, unbiased=unbiased)
+            assert np.isfinite(got) and got == pytest.approx(ref, rel=1e-5, abs=1e-7)
+        # gamma=None and a list of gammas (CellOT's form, relative to the data's scale)
+        assert mmd2(x, y) == pytest.approx(naive_mmd2(x, y, g), rel=1e-5, abs=1e-7)
+        gs = [g * f for f in (4.0, 1.0, 0.01)]
+        assert mmd2(x, y, gamma=gs, unbiased=False) == pytest.approx(
+            naive_mmd2(x, y, gs, unbiased=False), rel=1e-5, abs=1e-7)
+
+    @pytest.mark.parametrize("kind", SCALES)
+    def test_distances_and_r2_match_naive(self, kind):
+        x, y = _scaled_samples(kind)
+        assert energy_distance(x, y) == pytest.approx(naive_energy(x, y), rel=1e-6)
+        xs, ys = x[:40], y[:40]
+        assert wasserstein2(xs, ys, squared=True) == pytest.approx(naive_w2sq(xs, ys), rel=1e-6)
+        assert wasserstein2(xs, ys) == pytest.approx(np.sqrt(naive_w2sq(xs, ys)), rel=1e-6)
+        assert mean_r2(xs, ys) == pytest.approx(r2_score(ys.mean(0), xs.mean(0)), rel=1e-9)
+        assert mean_pearson(xs, ys) == pytest.approx(
+            scipy.stats.pearsonr(xs.mean(0), ys.mean(0))[0], rel=1e-9)
+
+    def test_powers_of_two_give_identical_bits(self):
+        """The rescaling is exact: scaling the data by 2^k and gamma by 2^-2k changes nothing."""
+        x, y = _scaled_samples(1.0)
+        g = median_heuristic_gamma(x, y)
+        for k in (-90, -40, 40, 90):
+            s = 2.0**k
+            assert mmd2(x * s, y * s, gamma=g / s**2) == mmd2(x, y, gamma=g)
+            assert mmd2(x * s, y * s) == mmd2(x, y)
+            assert median_heuristic_gamma(x * s, y * s) == g / s**2
+            assert energy_distance(x * s, y * s) == energy_distance(x, y) * s
+
+    def test_beyond_float64_squares(self):
+        """At 1e200 the squared distances themselves overflow float64: still correct, or refused."""
+        x, y = _scaled_samples(1.0)
+        ref = mmd2(x, y)
+        for s in (1e200, 1e-200):
+            assert mmd2(x * s, y * s) == pytest.approx(ref, rel=1e-5)
+            assert energy_distance(x * s, y * s) == pytest.approx(energy_distance(x, y) * s,
+                                                                  rel=1e-9)
+            assert mean_r2(x * s, y * s) == pytest.approx(mean_r2(x, y), rel=1e-9)
+            with pytest.raises(ValueError, match="median_heuristic_gamma .* not representable"):
+                median_heuristic_gamma(x * s, y * s)
+        # W2^2 at 1e200 is ~1e400: refused, W2 itself is fine
+        with pytest.raises(ValueError, match="wasserstein2 \\(squared\\).*not representable"):
+            wasserstein2(x * 1e200, y * 1e200, squared=True)
+        assert wasserstein2(x * 1e200, y * 1e200) == pytest.approx(wasserstein2(x, y) * 1e200,
+                                                                   rel=1e-9)
+
+    def test_narrow_bandwidth_switches_to_float64(self):
+        """gamma R^2 >> 1: the float32 expansion would drift; the float64 path is exact."""
+        x = np.array([[0.0], [64.0]])
+        assert mmd2(x, x, gamma=1.0, unbiased=False) == 0.0  # was 2.4e-4 with float32 distances
+        rng = np.random.default_rng(2)
+        a, b = rng.normal(size=(30, 3)) * 50, rng.normal(size=(25, 3)) * 50
+        for g in (1.0, 1e3, 1e40):
+            assert mmd2(a, b, gamma=g) == pytest.approx(naive_mmd2(a, b, g), rel=1e-9, abs=1e-12)
+
+
+class TestFlagValidation:
+    """unbiased=None used to give the biased statistic; strings were accepted as booleans."""
+
+    def test_booleans_and_counts(self, xy):
+        x, y = xy
+        for bad in (None, "yes", "False", 1, 0):
+            with pytest.raises(TypeError, match="unbiased must be True or False"):
+                mmd2(x, y, gamma=1.0, unbiased=bad)
+            with pytest.raises(TypeError, match="squared must be True or False"):
+                wasserstein2(x, y, squared=bad)
+        assert mmd2(x, y, gamma=1.0, unbiased=np.True_) == mmd2(x, y, gamma=1.0)
+        for bad in ("a", b"1", True, ["a"], {"g": 1}):
+            with pytest.raises(TypeError, match="gamma must be a positive number"):
+                mmd2(x, y, gamma=bad)
+        for bad in (None, 1.5, "10"):
+            with pytest.raises(TypeError, match="max_pairs must be a positive integer"):
+                wasserstein2(x, y, max_pairs=bad)
+        with pytest.raises(ValueError, match="max_pairs must be a positive integer"):
+            wasserstein2(x, y, max_pairs=0)

@@ -79,3 +79,37 @@ def test_bad_input():
     bad[0, 0] = np.inf
     with pytest.raises(ValueError, match="x contains 0 NaN and 1 infinite"):
         mmd2_linear(bad, x, gamma=1.0)
+
+
+def test_chunk_validated():
+    """chunk=-1 used to return garbage (4e251, variance inf); 0 or a float a bare range() error."""
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="chunk must be a positive integer"):
+            mmd2_linear(x, x + 1, gamma=1.0, chunk=bad)
+    for bad in (2.5, "8", None, True):
+        with pytest.raises(TypeError, match="chunk must be a positive integer"):
+            mmd2_linear(x, x + 1, gamma=1.0, chunk=bad)
+    for bad in (2.0, True):
+        with pytest.raises(TypeError, match="n_repeats must be an integer >= 2"):
+            mmd2_subsampled(x, x + 1, gamma=1.0, n_repeats=bad)
+    # any chunk gives the same pairs, so the same statistic
+    ref = mmd2_linear(x, x + 1, gamma=1.0, random_state=3)
+    for c in (1, 3, 7, 1000):
+        assert mmd2_linear(x, x + 1, gamma=1.0, random_state=3, chunk=c).value == pytest.approx(
+            ref.value, rel=1e-12)
+
+
+@pytest.mark.parametrize("s", [1e30, 1e-30, 1e200, 1e-200])
+def test_estimators_at_every_scale(s):
+    """Scale-free: the same pairs and subsamples give the same statistic at any data scale."""
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(300, 3)), rng.normal(size=(300, 3)) + 0.5
+    lin, lin_s = mmd2_linear(x, y, random_state=1), mmd2_linear(x * s, y * s, random_state=1)
+    assert np.isfinite(lin_s.value) and lin_s.value == pytest.approx(lin.value, rel=1e-9)
+    sub = mmd2_subsampled(x, y, n_subsample=100, n_repeats=3, random_state=1)
+    sub_s = mmd2_subsampled(x * s, y * s, n_subsample=100, n_repeats=3, random_state=1)
+    assert sub_s.value == pytest.approx(sub.value, rel=1e-5)
+    if 1e-150 < s < 1e150:  # an explicit gamma in the data's units (g / s^2 is representable)
+        got = mmd2_linear(x * s, y * s, gamma=0.7 / s**2, random_state=2).value
+        assert got == pytest.approx(mmd2_linear(x, y, gamma=0.7, random_state=2).value, rel=1e-9)

@@ -14,9 +14,9 @@ import pytest
 from trackability.experiments.bench import run_benchmark
 from trackability.experiments.config import validate_config
 from trackability.experiments.export import export_splits
-from trackability.experiments.methods import resolve_method
 from trackability.models import PerturbationModel
 from trackability.models.external import External, entry_key
+from trackability.models.registry import get_model as resolve_method
 
 REPO = Path(__file__).resolve().parents[1]
 SYN = {"dims": [3], "gaps": [0.05, 1.0], "n": 60, "noise": 0.0}

@@ -12,10 +12,10 @@ import pytest
 
 pytest.importorskip("torch")
 
-from trackability.experiments.methods import resolve_method  # noqa: E402
 from trackability.metrics import median_heuristic_gamma, mmd2  # noqa: E402
 from trackability.models import NotFittedError, PerturbationModel  # noqa: E402
 from trackability.models.flow_matching import FlowMatching, integrate, ot_pairs  # noqa: E402
+from trackability.models.registry import get_model as resolve_method  # noqa: E402
 
 pytestmark = pytest.mark.neural
 

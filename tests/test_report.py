@@ -115,3 +115,31 @@ def test_cli_report_on_missing_folder(tmp_path):
     res = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere")])
     assert res.exit_code == 2
     assert "no results table" in res.output
+
+
+def test_report_has_ceiling_calibrated_tests_and_runtime(rng, tmp_path):
+    """With ceiling columns and fit times, the report adds the field's readings of each table."""
+    df = _results(rng)
+    ok = df["status"] == "ok"
+    df.loc[ok, "fit_time_s"] = rng.random(ok.sum())
+    ceil = {(t, s): 0.01 * (1 + s) for t in df["task"].unique() for s in range(5)}
+    df.loc[ok, "ceiling.mmd2"] = [ceil[(t, s)] for t, s in zip(df.loc[ok, "task"],
+                                                                df.loc[ok, "seed"], strict=True)]
+    df.to_csv(tmp_path / "results.csv", index=False)
+    text = write_report(tmp_path, figures=False).read_text()
+    tdir = tmp_path / "tables"
+    raw = (tdir / "mmd2.md").read_text().splitlines()
+    assert raw[0] == "| task | identity | meanshift | laot | replicate |"
+    cal = (tdir / "mmd2_calibrated.md").read_text()
+    assert "meanshift" not in cal.splitlines()[0] and "laot" in cal  # the baseline is s = 0
+    ok_rows = df[ok]
+    t, s = "syn/d=5 gap=1", 0
+    sub = ok_rows[(ok_rows["task"] == t) & (ok_rows["seed"] == s)].set_index("method")
+    u, b = sub.loc["laot", "mmd2"], sub.loc["meanshift", "mmd2"]
+    from trackability.experiments.tables import calibrated
+
+    got = calibrated(df, "mmd2").set_index(["task", "method", "seed"]).loc[(t, "laot", s), "mmd2"]
+    assert got == pytest.approx((u - b) / (ceil[(t, s)] - b))
+    assert (tdir / "vs_meanshift.md").is_file() and (tdir / "fit_time_s.md").is_file()
+    assert "energy_calibrated.md" not in {p.name for p in tdir.iterdir()}  # no ceiling: no table
+    assert "calibrated score" in text and "beat the mean shift" in text and "fit time" in text

@@ -156,19 +156,45 @@ def test_synthetic_builder_truth_and_held_out_cells():
     assert not np.allclose(t3.source_test[:3], t.source_test[:3])
 
 
-def test_synthetic_builder_marks_critical_gap_when_diagnostics_exist():
-    pytest.importorskip("trackability.diagnostics.rip")
+def test_benchmark_marks_the_critical_gap_of_synthetic_tasks():
+    # the data layer records the true rate; the benchmark computes Delta from the training controls
     from trackability.diagnostics.critical import critical_gap
     from trackability.diagnostics.rip import rip
+    from trackability.experiments.bench import critical_gap_of
 
     opts = {"dims": [3], "gaps": [0.1], "n": 40}
     t = build_tasks("synthetic", seed=0, **opts)[0]
-    delta = t.meta["critical_gap"]
+    assert "critical_gap" not in t.meta and t.meta["lipschitz_rate"] > 0
+    delta = critical_gap_of(t)
     assert delta is not None and np.isfinite(delta) and delta > 0
     r = rip(t.source_train, 2, progress=False)
     expect = critical_gap(min(r.delta, 1.0), len(t.source_train), t.meta["lipschitz_rate"],
                           scale=r.scale)
     assert delta == pytest.approx(expect)
+    assert critical_gap_of(_no_rate(t)) is None
+
+
+def _no_rate(t):
+    t.meta.pop("lipschitz_rate")
+    return t
+
+
+def test_data_layer_imports_nothing_from_the_layers_above():
+    import ast
+    from pathlib import Path
+
+    import trackability.data as tdata
+
+    above = ("trackability.diagnostics", "trackability.models", "trackability.experiments",
+             "trackability.tl", "trackability.plotting", "trackability.cli")
+    root = Path(tdata.__file__).parent
+    bad = []
+    for f in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text())):
+            mods = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                    else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{f.name}: {m}" for m in mods if m.startswith(above)]
+    assert bad == []
 
 
 def _adata(x, obs):

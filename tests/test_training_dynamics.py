@@ -70,7 +70,7 @@ def test_laot_history_matches_naive_alternation(pair):
 
 def test_training_dynamics_shares_split_with_cellot(pair):
     x, y = pair
-    kw = {"n_iters": 4, "n_inner": 1, "batch_size": 16, "log_every": 2, "eval_every": 2}
+    kw = {"max_iter": 4, "n_inner": 1, "batch_size": 16, "log_every": 2, "eval_every": 2}
     hist = training_dynamics(
         x, y, methods=("cellot", "laot"), validation_fraction=0.2, random_state=3,
         params={"cellot": kw}, progress=False,
@@ -110,7 +110,7 @@ def test_plot_training_dynamics_draws_the_histories(pair, tmp_path):
     x, y = pair
     split = monitoring_split(x, y, 0.2, check_random_state(0))
     laot = laot_history(x, y, split, progress=False)
-    cellot = CellOT(n_iters=4, n_inner=1, batch_size=16, log_every=1, eval_every=2,
+    cellot = CellOT(max_iter=4, n_inner=1, batch_size=16, log_every=1, eval_every=2,
                     validation_fraction=0.2, progress=False).fit(x, y)
     path = tmp_path / "td.png"
     fig = plot_training_dynamics({"cellot": cellot, "laot": laot}, path=path)

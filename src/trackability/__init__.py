@@ -10,6 +10,8 @@ torch, anndata, dask or matplotlib:
 - :mod:`trackability.models`: Identity, MeanShift, LAOT, CellOT, CompactCellOT, ScGen
 - :mod:`trackability.experiments`: phase-transition sweep, benchmark harness
 - :mod:`trackability.plotting`: figures from result tables
+- :mod:`trackability.tl` / :mod:`trackability.pl`: the AnnData front, scanpy style (``tk.tl.fit``,
+  ``tk.tl.predict``, ``tk.tl.score``, ``tk.tl.diagnose``, ``tk.tl.match``; ``tk.pl.*`` plots)
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 from trackability._version import __version__
 
 _SUBMODULES = {
-    "data", "matching", "metrics", "diagnostics", "models", "experiments", "plotting", "tl", "cli",
+    "data", "matching", "metrics", "diagnostics", "models", "experiments", "plotting", "tl", "pl",
+    "cli",
 }
 
 __all__ = ["__version__", *sorted(_SUBMODULES)]

@@ -199,3 +199,21 @@ def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}.")
     return value
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Validate a boolean flag: ``True``/``False`` (or numpy booleans) only, never ``None`` or 0/1/"no"."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False; got {value!r} ({type(value).__name__}).")
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """Validate an integer (not a bool or a float such as ``2.0``), optionally ``>= minimum``."""
+    need = {0: "a non-negative integer", 1: "a positive integer"}.get(
+        minimum, "an integer" if minimum is None else f"an integer >= {minimum}")
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {need}; got {value!r} ({type(value).__name__}).")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be {need}; got {value!r}.")
+    return int(value)

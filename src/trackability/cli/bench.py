@@ -10,6 +10,34 @@ import typer
 from trackability.cli.app import app, fail
 
 
+def _keep_methods(data: dict, methods: str, config: Path) -> dict:
+    """The config restricted to the methods named in ``--methods`` (tasks' lists too)."""
+    from trackability.models.registry import BASELINES
+
+    keep = [m.strip() for m in methods.split(",") if m.strip()]
+    names = [x["name"] for x in data["methods"]]
+    unknown = [m for m in keep if m not in names]
+    if unknown or not keep:
+        fail(f"--methods: {unknown or 'nothing'} not in the config's methods {names}.")
+    dropped = [b for b in BASELINES if b in names and b not in keep]
+    if dropped and data.get("require_baselines", True):
+        fail(f"--methods {methods} drops the baseline(s) {dropped} that every comparison must "
+             f"include. Keep them (--methods {','.join(dict.fromkeys([*keep, *dropped]))}) or "
+             "pass --no-require-baselines to run without them.")
+    data["methods"] = [x for x in data["methods"] if x["name"] in keep]
+    tasks = []
+    for t in data["tasks"]:
+        if t.get("methods"):
+            t = {**t, "methods": [m for m in t["methods"] if m in keep]}
+            if not t["methods"]:
+                continue  # none of this task's methods is left
+        tasks.append(t)
+    if not tasks:
+        fail(f"--methods {methods}: no task of {config} runs any of these methods.")
+    data["tasks"] = tasks
+    return data
+
+
 @app.command()
 def bench(
     config: Annotated[Path, typer.Argument(help="Benchmark YAML config (see configs/).")],
@@ -32,30 +60,49 @@ def bench(
         bool, typer.Option("--report/--no-report", help="Write report.html at the end.")
     ] = True,
     progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
-    ] = True,
+        bool | None, typer.Option("--progress/--no-progress",
+                                  help="Show a progress bar (default: on unless TRACKABILITY_PROGRESS=0).")
+    ] = None,
+    path: Annotated[
+        Path | None, typer.Option("--path", help="Folder holding the data sets (sachs2005/, kang2018/, "
+                                  "...); overrides $TRACKABILITY_DATA for this run.")
+    ] = None,
+    require_baselines: Annotated[
+        bool | None, typer.Option("--require-baselines/--no-require-baselines",
+                                  help="Refuse a comparison without the identity and meanshift "
+                                  "baselines (default: the config's require_baselines).")
+    ] = None,
     export_splits: Annotated[
         Path | None, typer.Option("--export-splits", help="Write every split (preprocessed, no "
                                   "test targets) to this folder for an external tool; no fits.")
     ] = None,
 ) -> None:
     """Run a benchmark: every (task, method, seed) row, resuming an interrupted run."""
+    import os
+
+    from trackability.data.paths import DATA_ENV
     from trackability.experiments.bench import run_benchmark
     from trackability.experiments.config import ConfigError, load_config, validate_config
 
+    if scheduler is not None and backend != "dask":
+        fail("--scheduler needs --backend dask.")
+    if out is not None and out.exists() and not out.is_dir():
+        fail(f"--out {out} is an existing file; give a folder for the results (it is created if "
+             "missing).")
+    if path is not None:
+        if not path.is_dir():
+            fail(f"--path {path} is not a folder.")
+        os.environ[DATA_ENV] = str(path.resolve())
     try:
         cfg = load_config(config)
-        if seeds is not None or methods is not None:
+        if seeds is not None or methods is not None or require_baselines is not None:
             data = cfg.model_dump(mode="json")
             if seeds is not None:
                 data["seeds"] = seeds
+            if require_baselines is not None:
+                data["require_baselines"] = require_baselines
             if methods is not None:
-                keep = [m.strip() for m in methods.split(",") if m.strip()]
-                unknown = [m for m in keep if m not in {x["name"] for x in data["methods"]}]
-                if unknown:
-                    fail(f"--methods: {unknown} not in the config's methods "
-                         f"{[x['name'] for x in data['methods']]}.")
-                data["methods"] = [x for x in data["methods"] if x["name"] in keep]
+                data = _keep_methods(data, methods, config)
             cfg = validate_config(data, source=f"{config} (with command-line overrides)")
     except (ConfigError, FileNotFoundError) as exc:
         fail(str(exc))
@@ -70,8 +117,10 @@ def bench(
     try:
         df = run_benchmark(cfg, out_dir, n_jobs=jobs, backend=backend, scheduler=scheduler,
                            progress=progress, resume=not fresh)
-    except (ConfigError, FileNotFoundError, KeyError, ValueError) as exc:
-        fail(str(exc))
+    except (ConfigError, OSError, KeyError, ValueError) as exc:
+        # OSError: an unwritable or full results folder (BenchmarkWriteError says that the rerun
+        # resumes), a missing data file
+        fail(str(exc).replace("Pass path=...", "Pass --path FOLDER"))
         return
     n_ok = int((df["status"] == "ok").sum()) if len(df) else 0
     typer.echo(f"{n_ok}/{len(df)} rows ok -> {out_dir / 'results.csv'}")
@@ -82,7 +131,8 @@ def bench(
     if n_ok < len(df):
         bad = df[df["status"] != "ok"]
         for _, r in bad.head(10).iterrows():
-            typer.secho(f"failed: {r['task']} / {r['method']} / seed {r['seed']}: {r['error']}",
+            error = str(r["error"]).replace("Pass path=...", "Pass --path FOLDER")
+            typer.secho(f"failed: {r['task']} / {r['method']} / seed {r['seed']}: {error}",
                         fg=typer.colors.RED, err=True)
     if report and n_ok:
         from trackability.experiments.report import write_report

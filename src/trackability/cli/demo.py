@@ -14,7 +14,8 @@ JobsOption = Annotated[
     int, typer.Option("--jobs", "-j", help="Worker processes (-1: all cores); each uses one BLAS thread.")
 ]
 ProgressOption = Annotated[
-    bool, typer.Option("--progress/--no-progress", help="Show progress bars.")
+    bool | None, typer.Option("--progress/--no-progress",
+                              help="Show progress bars (default: on unless TRACKABILITY_PROGRESS=0).")
 ]
 
 
@@ -63,7 +64,7 @@ def demo(
     ] = True,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of every random choice.")] = 0,
     jobs: JobsOption = 1,
-    progress: ProgressOption = True,
+    progress: ProgressOption = None,
     size: Annotated[
         str | None, typer.Option("--size", hidden=True, help="tiny | quick | full (tests).")
     ] = None,
@@ -129,7 +130,7 @@ def phase_transition_cmd(
         typer.Option("--scheduler", help="Dask scheduler address (with --backend dask); default: "
                      "a LocalCluster with --jobs workers."),
     ] = None,
-    progress: ProgressOption = True,
+    progress: ProgressOption = None,
 ) -> None:
     """Recovery rate of LAOT over a grid of dimensions and gaps: CSV, heatmap and curves."""
     import matplotlib

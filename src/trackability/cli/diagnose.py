@@ -26,6 +26,30 @@ def _select_group(labels: Any, key: str, value: str | None, what: str, path: Pat
     return mask
 
 
+def first_row_is_numeric(path: Path, sep: str) -> bool:
+    """True when the first line of a CSV/TSV holds only numbers (a file without a header row).
+
+    pandas would otherwise take that line of measurements as the column names and drop a cell.
+    A header is any first line with at least one field that is not a number (``"feature"``, ``""``).
+    """
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            line = fh.readline()
+    except OSError as exc:
+        fail(f"{path}: cannot be read: {exc}")
+    fields = [f.strip().strip('"') for f in line.rstrip("\r\n").split(sep)]
+    if not fields or any(not f for f in fields):
+        return False
+    try:
+        [float(f) for f in fields]
+    except ValueError:
+        return False
+    return True
+
+
 def read_cells(
     path: Path,
     *,
@@ -56,10 +80,19 @@ def read_cells(
 
         if layer or obsm:
             fail(f"{path}: --layer/--obsm apply to .h5ad files only.")
+        sep = "\t" if suffix == ".tsv" else ","
+        headerless = first_row_is_numeric(path, sep)
+        if headerless and (groupby or features):
+            fail(f"{path}: has no header row (its first line is numbers), so --groupby/--features "
+                 "cannot name a column; add a header line.")
         try:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            frame = pd.read_csv(path, sep=sep, header=None if headerless else "infer")
+        except UnicodeDecodeError:
+            fail(f"{path}: is not a text {suffix[1:].upper()} file (binary or not UTF-8).")
         except Exception as exc:
             fail(f"{path}: cannot be parsed as {suffix[1:].upper()}: {exc}")
+        if headerless:
+            frame.columns = [f"feature_{j}" for j in range(frame.shape[1])]
         if groupby:
             if groupby not in frame.columns:
                 fail(f"{path}: no column {groupby!r} to group by; columns: {list(frame.columns)}.")

@@ -10,7 +10,6 @@ from trackability.data.synthetic import (
     original_seed,
     seed_faithful,
 )
-from trackability.data.task_builders import build_task, build_tasks, task_names
 from trackability.data.tasks import Task, random_split, split_holdout, split_replicate, split_within
 
 __all__ = [
@@ -36,10 +35,15 @@ __all__ = [
 ]
 
 
+_TASK_BUILDERS = ("build_task", "build_tasks", "task_names")
+
+
 def __getattr__(name: str):
-    """Lazily re-export the data-set loaders, so ``import trackability.data`` stays light."""
+    """Lazily re-export the loaders and task builders, so ``import trackability.data`` stays light."""
     import importlib
 
+    if name in _TASK_BUILDERS:  # they import the registry (pydantic)
+        return getattr(importlib.import_module("trackability.data.task_builders"), name)
     loaders = importlib.import_module("trackability.data.loaders")
     if name in loaders.__all__:
         return getattr(loaders, name)

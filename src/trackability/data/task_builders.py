@@ -17,10 +17,11 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from trackability.data.registry import DatasetOptions, dataset_names, get_dataset, register_dataset
 from trackability.data.tasks import (
     DEFAULT_FRACTIONS,
     Task,
@@ -30,13 +31,18 @@ from trackability.data.tasks import (
     split_within,
 )
 
-DATASETS = ("sachs", "kang", "ap1", "4i", "sciplex3", "2i", "synthetic")
 SPLIT_KINDS = ("within", "replicate", "holdout")
 
 Entry = tuple[str, Callable[[int], Task]]
 
 #: The last AnnData densified in this process, with its dense control / treated matrices.
 _DENSE: dict[tuple[Any, ...], tuple[Any, np.ndarray, np.ndarray]] = {}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DATASETS":  # the registered names (the registry may grow after import)
+        return dataset_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- loading (cached per process) ----------------------------------------------------------------
@@ -46,45 +52,22 @@ def _freeze(options: dict[str, Any]) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(dataset: str, frozen: str) -> Any:
-    from trackability import data as tdata
-
     kw = json.loads(frozen)
     path = kw.pop("path", None)
-    if dataset == "sachs":
-        return tdata.load_sachs(path, transform=kw.get("transform", "log"))
-    if dataset == "kang":
-        return tdata.load_kang(path)
-    if dataset == "ap1":
-        return tdata.load_ap1(path)
-    if dataset == "4i":
-        return tdata.load_4i(path, features=kw.get("features", "study"), drugs=None)
-    if dataset == "sciplex3":
-        # only control + the task's drugs: the whole 762k-cell file must never be read into memory
-        drugs = kw.get("drugs") or list(tdata.SCIPLEX3_STUDY_DRUGS)
-        return tdata.load_sciplex3(path, drugs=drugs, backed=True)
-    if dataset == "2i":
-        load_days = None
-        if kw.get("days") is not None:
-            load_days = [float(kw.get("control_day", tdata.TWO_I_CONTROL_DAY)),
-                         *map(float, kw["days"])]
-        extra = {"matrix": kw["matrix"]} if kw.get("matrix") else {}
-        return tdata.load_2i(path, days=load_days, n_top_genes=kw.get("n_top_genes"), **extra)
-    raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
+    return get_dataset(dataset).load(path, **kw)
 
 
 def load_dataset(dataset: str, **options: Any) -> Any:
-    """Load the AnnData of ``dataset`` (None for ``synthetic``), cached per process.
+    """Load the AnnData of ``dataset`` (None for generated data such as ``synthetic``), cached.
 
-    Only the options that change what is read (``path``, ``transform`` for Sachs, ``features``
-    for 4i, the days / genes / matrix for 2i) are used.
+    Only the options that change what is read (the spec's ``load_keys``: ``path``, ``transform``
+    for Sachs, ``features`` for 4i, the days / genes / matrix for 2i, ...) are used, so one load
+    per process serves every task that shares them.
     """
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
-    if dataset == "synthetic":
+    spec = get_dataset(dataset)
+    if spec.load is None:
         return None
-    keys = {"sachs": ("path", "transform"), "4i": ("path", "features"), "sciplex3": ("path", "drugs"),
-            "2i": ("path", "control_day", "days", "n_top_genes", "matrix")}.get(dataset, ("path",))
-    sub = {k: options[k] for k in keys if options.get(k) is not None}
+    sub = {k: options[k] for k in spec.load_keys if options.get(k) is not None}
     return _load_cached(dataset, _freeze(sub))
 
 
@@ -349,7 +332,8 @@ def _two_i(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
 
     kind = _kind(split, "within", ("within",), "2i")
     day = _obs(adata, "day", "2i").astype(float)
-    c_day = float(o.get("control_day", tdata.TWO_I_CONTROL_DAY))
+    c_day = float(o.get("control_day") if o.get("control_day") is not None
+                  else tdata.TWO_I_CONTROL_DAY)
     days = [float(d) for d in (o.get("days") or tdata.TWO_I_TREATED_DAYS)]
     fn = list(map(str, adata.var_names))
     entries: list[Entry] = []
@@ -367,24 +351,6 @@ def _two_i(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
 
         entries.append((name, make))
     return entries
-
-
-def _critical_gap(control: np.ndarray, lipschitz: float) -> float | None:
-    """Delta of ``control`` from the diagnostics layer when it is available (None otherwise).
-
-    ``Delta = sqrt((1 - delta) / (2 n L^2))`` with the (2, delta) restricted-isometry constant of
-    the control cells (unit-free ``scale="optimal"``) and the true Lipschitz rate ``L``.
-    """
-    try:
-        from trackability.diagnostics.critical import critical_gap
-        from trackability.diagnostics.rip import rip
-    except ImportError:  # pragma: no cover - diagnostics not available
-        return None
-    try:
-        r = rip(control, 2, progress=False)
-        return float(critical_gap(min(r.delta, 1.0), control.shape[0], lipschitz, scale=r.scale))
-    except Exception:  # noqa: BLE001 - the mark is optional; never fail a benchmark for it
-        return None
 
 
 def _synthetic(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Entry]:
@@ -423,10 +389,10 @@ def _synthetic(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Ent
                 src_test = np.flatnonzero(part == 3)
                 truth = pair.true_map(pair.control[src_test])
                 lip = pair.lipschitz_rate
-                # Delta for the n_train cells that the models match (the training split)
+                # the benchmark adds the critical gap Delta of the training control cells (the
+                # n_train cells the models match) from lipschitz_rate: see experiments.bench
                 meta = {"dataset": "synthetic", "d": d, "gap": g, "n": n, "noise": noise,
-                        "lipschitz_rate": lip,
-                        "critical_gap": _critical_gap(pair.control[tr], lip)}
+                        "lipschitz_rate": lip}
                 return Task(
                     name, pair.control[part == 0], pair.treated[tpart == 0],
                     pair.control[part == 1], pair.treated[tpart == 2],
@@ -439,21 +405,14 @@ def _synthetic(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Ent
     return entries
 
 
-_BUILDERS: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], list[Entry]]] = {
-    "sachs": _sachs, "kang": _kang, "ap1": _ap1, "4i": _four_i, "sciplex3": _sciplex3,
-    "2i": _two_i, "synthetic": _synthetic,
-}
-
-
 def task_entries(
     dataset: str, adata: Any = None, split: dict[str, Any] | None = None, **options: Any
 ) -> list[Entry]:
     """``(name, make(seed) -> Task)`` for every task of ``dataset`` under ``options``."""
-    if dataset not in _BUILDERS:
-        raise ValueError(f"dataset must be one of {DATASETS}; got {dataset!r}.")
-    if adata is None and dataset != "synthetic":
+    spec = get_dataset(dataset)
+    if adata is None and spec.load is not None:
         adata = load_dataset(dataset, **options)
-    entries = _BUILDERS[dataset](adata, dict(split or {}), options)
+    entries = spec.tasks(adata, dict(split or {}), options)
     names = [n for n, _ in entries]
     if len(set(names)) != len(names):
         raise ValueError(f"{dataset}: task names are not unique: {names}.")
@@ -463,7 +422,14 @@ def task_entries(
 def task_names(
     dataset: str, adata: Any = None, split: dict[str, Any] | None = None, **options: Any
 ) -> list[str]:
-    """Names of the tasks ``dataset`` yields under ``options`` (no split is computed)."""
+    """Names of the tasks ``dataset`` yields under ``options`` (no split is computed).
+
+    Without ``adata``, a data set whose spec has a ``names`` function is not loaded: its names come
+    from the options and cheap metadata (the benchmark plans a run this way).
+    """
+    spec = get_dataset(dataset)
+    if adata is None and spec.names is not None:
+        return list(spec.names(dict(split or {}), options))
     return [n for n, _ in task_entries(dataset, adata, split, **options)]
 
 
@@ -483,3 +449,204 @@ def build_tasks(
 ) -> list[Task]:
     """Build every task of ``dataset`` with the split of ``seed``."""
     return [make(int(seed)) for _, make in task_entries(dataset, adata, split, **options)]
+
+
+# -- the registry entries of the built-in data sets ----------------------------------------------
+def _sachs_names(split: dict[str, Any], o: dict[str, Any]) -> list[str]:
+    from trackability.data.loaders.sachs import SACHS_CONDITIONS, SACHS_PAIRS
+
+    _kind(split, "within", ("within",), "sachs")
+    wanted = o.get("treated")
+    out = []
+    for c in o.get("controls") or [1]:
+        if c not in SACHS_PAIRS:
+            raise ValueError(f"sachs: control must be one of {sorted(SACHS_PAIRS)}; got {c!r}.")
+        out += [SACHS_CONDITIONS[t][0] for t in SACHS_PAIRS[c] if wanted is None or t in wanted]
+    if not out:
+        raise ValueError(f"sachs: no treated condition selected (treated={wanted!r}).")
+    return out
+
+
+def _load_sachs(path: Any = None, transform: str | None = "log") -> Any:
+    from trackability.data.loaders.sachs import load_sachs
+
+    return load_sachs(path, transform=transform)
+
+
+class SachsOptions(DatasetOptions):
+    """Sachs et al. 2005: one task per inhibitor on top of a control condition."""
+
+    controls: list[int] | None = None
+    treated: list[int] | None = None
+    transform: Literal["log", "arcsinh"] | None = "log"
+
+
+register_dataset("sachs", options=SachsOptions, tasks=_sachs, load=_load_sachs,
+                 load_keys=("path", "transform"), names=_sachs_names,
+                 description="Sachs 2005 phospho-flow, control -> inhibitor")
+
+
+def _kang_names(split: dict[str, Any], o: dict[str, Any]) -> list[str]:
+    _kind(split, "holdout", ("holdout", "within"), "kang")
+    if o.get("cell_types"):
+        return list(o["cell_types"])
+    from trackability.data.loaders._files import locate, read_h5ad
+    from trackability.data.loaders.kang import KANG_DEFAULT, WHAT
+
+    # the cell types from obs alone (a backed read leaves X on disk)
+    adata = read_h5ad(locate(o.get("path"), KANG_DEFAULT, what=WHAT, suffixes=(".h5ad",)),
+                      what=WHAT, backed=True)
+    try:
+        return sorted(np.unique(_obs(adata, o.get("cell_type_key", "cell_type"), "kang").astype(str)))
+    finally:
+        adata.file.close()
+
+
+def _load_kang(path: Any = None) -> Any:
+    from trackability.data.loaders.kang import load_kang
+
+    return load_kang(path)
+
+
+class KangOptions(DatasetOptions):
+    """Kang et al. 2018 (scGen subset): one task per held-out cell type."""
+
+    cell_types: list[str] | None = None
+    condition_key: str = "condition"
+    cell_type_key: str = "cell_type"
+    control: str = "control"
+    stimulated: str = "stimulated"
+
+
+register_dataset("kang", options=KangOptions, tasks=_kang, load=_load_kang, names=_kang_names,
+                 split_kinds=("holdout", "within"), description="Kang 2018 IFN-beta, held-out cell type")
+
+
+def _load_ap1(path: Any = None) -> Any:
+    from trackability.data.loaders.ap1 import load_ap1
+
+    return load_ap1(path)
+
+
+class AP1Options(DatasetOptions):
+    """AP-1 panel (Comandante-Lou 2022): one task per cell line."""
+
+    features: list[str] | Literal["study", "all"] = "study"
+    control: str = "DMSO"
+    control_time_h: float = 24
+    treated: str = "0.316 uM Vemurafenib"
+    treated_time_h: float = 72
+    cell_lines: list[str] | None = None
+
+
+register_dataset("ap1", options=AP1Options, tasks=_ap1, load=_load_ap1,
+                 split_kinds=SPLIT_KINDS, description="AP-1 protein panel, control -> drug per line")
+
+
+def _drug_names(default: Sequence[str]) -> Callable[[dict[str, Any], dict[str, Any]], list[str]]:
+    def names(split: dict[str, Any], o: dict[str, Any]) -> list[str]:
+        return list(o.get("drugs") or default)
+
+    return names
+
+
+def _load_4i(path: Any = None, features: Any = "study") -> Any:
+    from trackability.data.loaders.fouri import load_4i
+
+    return load_4i(path, features=features, drugs=None)
+
+
+class FourIOptions(DatasetOptions):
+    """4i imaging (Gut 2018, CellOT preprocessing): one task per drug."""
+
+    drugs: list[str] | None = None
+    features: list[str] | Literal["study", "all"] = "study"
+    control: str = "control"
+    drug_key: str = "drug"
+
+
+def _study(name: str) -> tuple[str, ...]:
+    from trackability.data import loaders
+
+    return tuple(getattr(loaders, name))
+
+
+register_dataset("4i", options=FourIOptions, tasks=_four_i, load=_load_4i,
+                 load_keys=("path", "features"), names=lambda s, o: list(
+                     o.get("drugs") or _study("FOURI_STUDY_DRUGS")),
+                 description="4i imaging, control -> drug")
+
+
+def _load_sciplex3(path: Any = None, drugs: Any = None) -> Any:
+    from trackability.data.loaders.sciplex3 import SCIPLEX3_STUDY_DRUGS, load_sciplex3
+
+    # only control + the task's drugs: the whole 762k-cell file must never be read into memory
+    return load_sciplex3(path, drugs=drugs or list(SCIPLEX3_STUDY_DRUGS), backed=True)
+
+
+class SciPlex3Options(DatasetOptions):
+    """SciPlex3 (Srivatsan 2020, CellOT preprocessing): one task per drug, scored on its markers."""
+
+    drugs: list[str] | None = None
+    cell_type: str | None = None
+    dose: float | None = None
+    n_markers: int = 100
+    control: str = "control"
+    drug_key: str = "drug"
+
+
+register_dataset("sciplex3", options=SciPlex3Options, tasks=_sciplex3, load=_load_sciplex3,
+                 load_keys=("path", "drugs"), names=lambda s, o: list(
+                     o.get("drugs") or _study("SCIPLEX3_STUDY_DRUGS")),
+                 description="SciPlex3, control -> drug")
+
+
+def _two_i_names(split: dict[str, Any], o: dict[str, Any]) -> list[str]:
+    from trackability.data.loaders.two_i import TWO_I_TREATED_DAYS
+
+    _kind(split, "within", ("within",), "2i")
+    return [f"day {float(d):g}" for d in (o.get("days") or TWO_I_TREATED_DAYS)]
+
+
+def _load_2i(path: Any = None, control_day: float | None = None, days: Any = None,
+             n_top_genes: int | None = None, matrix: str | None = None) -> Any:
+    from trackability.data.loaders.two_i import TWO_I_CONTROL_DAY, load_2i
+
+    load_days = None
+    if days is not None:
+        c = TWO_I_CONTROL_DAY if control_day is None else control_day
+        load_days = [float(c), *map(float, days)]
+    extra = {"matrix": matrix} if matrix else {}
+    return load_2i(path, days=load_days, n_top_genes=n_top_genes, **extra)
+
+
+class TwoIOptions(DatasetOptions):
+    """2i reprogramming (Schiebinger 2019, wot tutorial files): one task per later day."""
+
+    control_day: float | None = None
+    days: list[float] | None = None
+    n_top_genes: int | None = None
+    matrix: str | None = None
+
+
+register_dataset("2i", options=TwoIOptions, tasks=_two_i, load=_load_2i,
+                 load_keys=("path", "control_day", "days", "n_top_genes", "matrix"),
+                 names=_two_i_names, description="2i time course, day 8.5 -> each later day")
+
+
+def _synthetic_names(split: dict[str, Any], o: dict[str, Any]) -> list[str]:
+    return [f"d={int(d)} gap={float(g):g}" for d in o.get("dims", [10])
+            for g in o.get("gaps", [0.1, 0.5, 1.0])]
+
+
+class SyntheticOptions(DatasetOptions):
+    """Near-identity linear maps (the theory's setting), one task per (d, gap)."""
+
+    dims: list[int] = [10]
+    gaps: list[float] = [0.1, 0.5, 1.0]
+    n: int = 300
+    noise: float = 0.0
+
+
+register_dataset("synthetic", options=SyntheticOptions, tasks=_synthetic, load=None,
+                 names=_synthetic_names, description="generated near-identity maps")

@@ -208,10 +208,6 @@ def random_split(
     return train, val, test
 
 
-def _take(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    return x[idx]
-
-
 def _labels_for(
     labels: dict[str, np.ndarray] | None, parts: dict[str, np.ndarray], group: str
 ) -> dict[str, np.ndarray]:

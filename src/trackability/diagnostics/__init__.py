@@ -5,7 +5,9 @@ constant ``delta`` (:func:`rip_constant`), the Lipschitz rate in time ``L`` (:fu
 the critical gap ``Delta = sqrt((1 - delta) / (2 n L^2))`` (:func:`critical_gap`) and the regime
 (:func:`regime`), all together in :func:`diagnose`. :func:`assignment_margins` and
 :func:`certify_matching` certify a fitted matching cell by cell; :func:`max_cells_for_gap` and
-:func:`max_gap_for_cells` plan an experiment.
+:func:`max_gap_for_cells` plan an experiment. :func:`estimate_recoverability` predicts the fraction
+of cells an exact matching recovers (a calibrated planted-matching bootstrap), and
+:func:`measured_recovery` measures it on tracked cells.
 """
 
 from trackability.diagnostics.certificates import (
@@ -28,6 +30,11 @@ from trackability.diagnostics.lipschitz import (
     lipschitz_from_timecourse,
     lipschitz_rate,
 )
+from trackability.diagnostics.recoverability import (
+    RecoverabilityEstimate,
+    estimate_recoverability,
+    expected_calibration_error,
+)
 from trackability.diagnostics.report import TrackabilityReport, diagnose
 from trackability.diagnostics.rip import (
     RIPResult,
@@ -37,6 +44,7 @@ from trackability.diagnostics.rip import (
     rip,
     rip_constant,
 )
+from trackability.diagnostics.tracks import measured_recovery, window_states
 
 __all__ = [
     "BORDERLINE",
@@ -44,6 +52,7 @@ __all__ = [
     "LipschitzEstimate",
     "MatchingCertificate",
     "RIPResult",
+    "RecoverabilityEstimate",
     "Separation",
     "TrackabilityReport",
     "assignment_margins",
@@ -51,14 +60,18 @@ __all__ = [
     "certify_matching",
     "critical_gap",
     "diagnose",
+    "estimate_recoverability",
+    "expected_calibration_error",
     "lipschitz_from_map",
     "lipschitz_from_timecourse",
     "lipschitz_rate",
     "max_cells_for_gap",
     "max_gap_for_cells",
+    "measured_recovery",
     "min_separation",
     "pair_gram_eigenvalues",
     "regime",
     "rip",
     "rip_constant",
+    "window_states",
 ]

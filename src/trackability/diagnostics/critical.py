@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from fractions import Fraction
 from typing import Any
+
+import numpy as np
 
 from trackability._validation import check_positive
 
@@ -79,7 +82,16 @@ def critical_gap(delta: float, n: int, L: float, *, scale: float = 1.0) -> float
     sc = check_positive(scale, "scale")
     if lv == 0:
         return math.inf
-    return math.sqrt((1.0 - dv) / (2.0 * n)) / (sc * lv)
+    # divide in turn: ``scale * L`` may underflow to 0 (or overflow) although each is finite; the
+    # quotient then rounds to inf (or 0), the correctly rounded value of a number beyond float range
+    num = math.sqrt((1.0 - dv) / (2.0 * n))
+    if num == 0:
+        return 0.0
+    denom = sc * lv
+    if denom != 0 and math.isfinite(denom):
+        return num / denom
+    with np.errstate(over="ignore", under="ignore"):
+        return float(np.float64(num) / np.float64(sc) / np.float64(lv))
 
 
 def _check_band(borderline: Any) -> tuple[float, float]:
@@ -157,9 +169,11 @@ def max_cells_for_gap(gap: float, delta: float, L: float, *, scale: float = 1.0)
     dv = _check_delta(delta)
     lv = check_positive(L, "L")
     sc = check_positive(scale, "scale")
-    bound = (1.0 - dv) / (2.0 * (sc * lv * t) ** 2)
+    # exact rational arithmetic: the bound is an integer of any size (no overflow when
+    # ``scale * L * gap`` is tiny, no division by an underflowed zero)
+    bound = Fraction(1.0 - dv) / (2 * (Fraction(sc) * Fraction(lv) * Fraction(t)) ** 2)
     # guard against 99.99999999 -> 99 from rounding when the bound is an integer
-    return int(math.floor(bound * (1 + 1e-12)))
+    return int(math.floor(bound * (1 + Fraction(1, 10**12))))
 
 
 def max_gap_for_cells(n: int, delta: float, L: float, *, scale: float = 1.0) -> float:

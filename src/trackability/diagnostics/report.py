@@ -22,6 +22,7 @@ from trackability._validation import (
     check_random_state,
 )
 from trackability._version import provenance
+from trackability.diagnostics._memory import check_bytes
 from trackability.diagnostics.critical import BORDERLINE, _check_band, critical_gap, regime
 from trackability.diagnostics.lipschitz import (
     STATISTICS,
@@ -37,6 +38,7 @@ from trackability.diagnostics.rip import (
     min_separation,
     rip,
 )
+from trackability.matching.auto import memory_budget
 
 
 @dataclass
@@ -114,6 +116,37 @@ class TrackabilityReport:
     assumptions: list[dict[str, str]]
     details: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, str] = field(default_factory=dict)
+    recoverability: dict[str, Any] | None = None
+    time_unit: str = ""
+
+    @property
+    def verdict(self) -> str:
+        """The answer in words, with the units of the gap.
+
+        From the calibrated estimate when :func:`diagnose` ran with ``recoverability=True``, else
+        from Delta alone.
+        """
+        unit = f" {self.time_unit}" if self.time_unit else ""
+        rec = self.recoverability
+        if rec is None:
+            return (
+                f"at a gap of {self.gap:g}{unit} the theory certifies tracking up to "
+                f"{self.Delta:.3g}{unit} (Delta; separation bound {self.Delta_separation:.3g}{unit}): "
+                f"{self.regime}. Run diagnose(..., recoverability=True) for the calibrated estimate "
+                "of how many cells can actually be matched."
+            )
+        pct = 100 * rec["recovery"]
+        n90 = rec["n_at_level"]
+        g90 = rec["gap_at_level"]
+        n_txt = "any number of cells" if math.isinf(n90) else f"at most {max(1, int(n90))} cells"
+        g_txt = "" if math.isnan(g90) else f" or measure within {g90:.3g}{unit}"
+        lo, hi = (100 * v for v in rec["interval"])
+        return (
+            f"at {self.gap:g}{unit} about {pct:.0f} % (interval {lo:.0f}-{hi:.0f} %) of {rec['n']} "
+            f"cells can be matched to themselves; to track {100 * rec['level']:.0f} % match "
+            f"{n_txt} at a time{g_txt}; population-level prediction does not need tracking: see "
+            "the benchmark."
+        )
 
     @property
     def contradicted(self) -> list[str]:
@@ -133,12 +166,24 @@ class TrackabilityReport:
             "n_boot": self.n_boot, "assumptions": [dict(a) for a in self.assumptions],
             "contradicted": self.contradicted, "details": self.details,
             "provenance": dict(self.provenance),
+            "recoverability": None if self.recoverability is None else dict(self.recoverability),
+            "time_unit": self.time_unit, "verdict": self.verdict,
         }
 
     def to_json(self, **kwargs: Any) -> str:
         """JSON text; infinite values become null (the ``assumptions`` say why)."""
         kwargs.setdefault("indent", 2)
         return json.dumps(_finite(self.to_dict()), allow_nan=False, **kwargs)
+
+    def __repr__(self) -> str:
+        from trackability.diagnostics._html import short_repr
+
+        return short_repr(self)
+
+    def _repr_html_(self) -> str:
+        from trackability.diagnostics._html import report_html
+
+        return report_html(self)
 
     def __str__(self) -> str:
         def f(v: float | None) -> str:
@@ -158,6 +203,13 @@ class TrackabilityReport:
             + (f"  [{f(self.ci['ratio'][0])}, {f(self.ci['ratio'][1])}]" if "ratio" in self.ci else ""),
             f"  regime               {self.regime.upper()}",
         ]
+        if self.recoverability is not None:
+            rec = self.recoverability
+            lines.insert(-1, (
+                f"  calibrated estimate  recovery = {rec['recovery']:.3f}  [{rec['interval'][0]:.3f}, "
+                f"{rec['interval'][1]:.3f}] of {rec['n']} cells (planted-matching bootstrap)"
+            ))
+            lines.append(f"  verdict              {self.verdict}")
         for a in self.assumptions:
             if a["status"] != "ok":
                 lines.append(f"  ! {a['status']}: {a['name']}: {a['detail']}")
@@ -194,6 +246,10 @@ def diagnose(
     max_pairs: int = DEFAULT_MAX_PAIRS,
     random_state: Any = 0,
     progress: bool | None = None,
+    max_memory: Any = None,
+    recoverability: bool = False,
+    level: float = 0.9,
+    time_unit: str = "",
 ) -> TrackabilityReport:
     """Diagnose whether cell-level matching is meaningful at measurement gap ``gap``.
 
@@ -228,6 +284,20 @@ def diagnose(
         Seed of the bootstrap (and of the pair sample above ``max_pairs``).
     progress
         Progress bar of the pairwise computation.
+    max_memory
+        Memory budget of the bootstrap, bytes or like ``"8GB"`` (default: 80 % of the memory
+        available now). The bootstrap holds ``n_boot x n`` resampled displacements (about 24 bytes
+        each at the peak); more than the budget is refused before any work is done.
+    recoverability
+        Also compute the calibrated estimate of the fraction of cells an exact matching recovers
+        (:func:`~trackability.diagnostics.recoverability.estimate_recoverability`, a planted-matching
+        bootstrap; seconds to a minute), the number of cells per matching and the gap at which it
+        falls to ``level``, and a verdict in words (:attr:`TrackabilityReport.verdict`). Delta,
+        delta and L are unchanged by it.
+    level
+        Recovery level of the verdict ("to track 90 % ...").
+    time_unit
+        Unit of ``gap`` for the verdict (e.g. ``"min"``).
 
     Returns
     -------
@@ -257,6 +327,13 @@ def diagnose(
     rng = check_random_state(random_state)
     n, d = x.shape
     nt = y.shape[0]
+    if L is None and n_boot:
+        check_bytes(
+            bootstrap_bytes(int(n_boot), n), what=f"diagnose's bootstrap (n_boot={int(n_boot)} "
+            f"resamples of {n} cells)", max_memory=max_memory,
+            fix=f"use fewer resamples (n_boot=200 is the default; at most about "
+            f"{max(1, memory_budget(max_memory) // (24 * n))} fit) or raise max_memory",
+        )
 
     r = rip(x, 2, scale=scale, center=center, max_pairs=max_pairs, random_state=rng,
             progress=progress)
@@ -300,6 +377,13 @@ def diagnose(
             name = "borderline"
 
     assumptions = _assumptions(r, sep, n, nt, d, source, L_statistic, n_boot)
+    rec_dict = None
+    if recoverability:
+        from trackability.diagnostics.recoverability import estimate_recoverability
+
+        est_r = estimate_recoverability(x, y, gap=t, level=level, cell_confidence=False,
+                                        random_state=int(rng.integers(2**31)))
+        rec_dict = est_r.to_dict()
     return TrackabilityReport(
         n=n, n_target=nt, d=d, gap=t, delta=r.delta, scale=r.scale, lambda_min=r.lambda_min,
         lambda_max=r.lambda_max, L=float(lval), L_source=source, L_statistic=L_statistic,
@@ -313,8 +397,16 @@ def diagnose(
                            "n_pairs_evaluated": sep.n_pairs_evaluated, "sampled": sep.sampled},
             "lipschitz": None if est is None else est.to_dict(),
         },
-        provenance=provenance(),
+        provenance=provenance(), recoverability=rec_dict, time_unit=str(time_unit),
     )
+
+
+def bootstrap_bytes(n_boot: int, n: int) -> int:
+    """Peak memory of :func:`diagnose`'s bootstrap, in bytes.
+
+    The int64 indices, the resampled rates and a sorted copy for the quantiles, ``n_boot x n`` each.
+    """
+    return 24 * int(n_boot) * int(n)
 
 
 def _assumptions(

@@ -24,6 +24,7 @@ end of every run.
 
 from __future__ import annotations
 
+import errno
 import inspect
 import itertools
 import json
@@ -45,14 +46,19 @@ from trackability.experiments.config import (
     dump_config,
     load_config,
 )
-from trackability.experiments.methods import resolve_method
 from trackability.experiments.parallel import run_jobs
+from trackability.metrics.registry import metric_names
+from trackability.models.registry import check_params, get_model
 
-#: Columns that come first in ``results.csv`` (metrics, then identification).
-METRICS = (
-    "mmd2", "mmd2_cellot", "energy", "w2", "mean_r2", "mean_pearson", "rmse_paired",
-)
+#: Metric columns of a row, in the order of the metric registry
+#: (:mod:`trackability.metrics.registry`).
+METRICS = metric_names("row")
 LEADING = ("task", "method", "seed", *METRICS, "status")
+
+#: Prefix of the replicate-ceiling columns: ``ceiling.<metric>`` is the metric between two random
+#: halves of the observed test treated cells, computed once per (task, seed) in each worker and
+#: written into every row of that task and seed (see :func:`replicate_halves`).
+CEILING_PREFIX = "ceiling."
 
 
 @dataclass(frozen=True)
@@ -96,12 +102,54 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
     ``path`` (an atomic operation on POSIX and Windows).
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{_TMP_SUFFIX}")
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or an interruption leaves no half file behind
+        raise
+
+
+_TMP_SUFFIX = ".tmp"
+#: errno values that mean "this folder cannot be written now" (permissions, read-only, full disk).
+_WRITE_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT") if hasattr(errno, name)
+)
+
+
+class BenchmarkWriteError(OSError):
+    """The results folder could not be written; finished rows are kept and a rerun resumes."""
+
+
+def remove_stale_temporaries(out_dir: str | os.PathLike) -> list[Path]:
+    """Delete temporary files left in ``out_dir`` (and ``rows/``) by processes that no longer run.
+
+    :func:`atomic_write` names its temporary ``.<name>.<pid>.tmp``; a process killed between the
+    write and the rename (``kill -9``) leaves it behind. Files of a live process are kept.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+
+    """
+    import psutil
+
+    removed = []
+    for folder in (Path(out_dir), Path(out_dir) / "rows"):
+        if not folder.is_dir():
+            continue
+        for p in folder.glob(f".*{_TMP_SUFFIX}"):
+            pid = p.name.removesuffix(_TMP_SUFFIX).rpartition(".")[2]
+            if pid.isdigit() and int(pid) != os.getpid() and psutil.pid_exists(int(pid)):
+                continue
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 def _read_row(path: Path) -> dict[str, Any] | None:
@@ -129,24 +177,18 @@ def _jsonable(obj: Any) -> Any:
 
 # -- one job ---------------------------------------------------------------------------------------
 def _accepts(func: Any, name: str) -> bool:
-    try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):  # pragma: no cover
-        return False
-    return name in params
+    return name in inspect.signature(func).parameters
 
 
 def _make_model(cls: type, params: dict[str, Any], seed: int) -> Any:
+    """``cls(**params)`` with the job's seed and no progress bar unless the params say otherwise."""
     params = dict(params)
     names = set(inspect.signature(cls.__init__).parameters)
     if "random_state" in names and "random_state" not in params:
         params["random_state"] = seed
     if "progress" in names and "progress" not in params:
         params["progress"] = False
-    unknown = set(params) - names
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no parameter(s) {sorted(unknown)}; valid: "
-                         f"{sorted(names - {'self'})}.")
+    check_params(cls, params)
     return cls(**params)
 
 
@@ -189,6 +231,7 @@ def score(
     seed: int,
     metrics_cfg: dict[str, Any],
     truth: np.ndarray | None = None,
+    control: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The shared metrics of one prediction (the only scoring code the benchmark uses).
 
@@ -199,11 +242,16 @@ def score(
     gamma
         RBF bandwidth from the training split (median heuristic).
     seed
-        Seed of the subsamples (``max_eval_cells``, ``w2_max_cells``).
+        Seed of the subsamples (``max_eval_cells``, ``w2_max_cells``) and of the E-test's
+        permutations.
     metrics_cfg
         :class:`~trackability.experiments.config.MetricsConfig` as a dict.
     truth
         The known treated state of each test control cell (synthetic data), for ``rmse_paired``.
+    control
+        The test control cells the prediction was made from, for the gene-level metrics of the
+        change from control (``delta_pearson``, ``delta_pearson_top``, ``deg_sign``) and the saved
+        means of the rank metric; skipped when None.
 
     """
     from trackability.metrics import (
@@ -238,7 +286,78 @@ def score(
             out[name] = fn(p, t)
         except ValueError:
             out[name] = float("nan")  # undefined (e.g. one feature); recorded as missing
+    out.update(_score_more(pred, target, control, seed, metrics_cfg))
     return out
+
+
+def _score_more(
+    pred: np.ndarray, target: np.ndarray, control: np.ndarray | None, seed: int,
+    cfg: dict[str, Any],
+) -> dict[str, Any]:
+    """Gene-level metrics, the E-test and the saved means of one prediction.
+
+    They draw from their own seeded stream, so the subsamples of the metrics of :func:`score`
+    stay those of earlier versions (the same numbers).
+    """
+    from trackability.metrics.gene import deg_sign_agreement, delta_pearson
+    from trackability.metrics.significance import energy_test
+
+    out: dict[str, Any] = {}
+    rng = np.random.default_rng([int(seed), 13])
+    n_perm = int(cfg.get("etest_permutations", 500))
+    if n_perm > 0:
+        m = int(cfg.get("etest_max_cells", 500))
+        res = energy_test(_subsample(pred, m, rng), _subsample(target, m, rng),
+                          n_permutations=n_perm, random_state=rng)
+        out["etest_p"], out["etest_stat"], out["etest_permutations"] = (
+            res.p_value, res.statistic, res.n_permutations)
+    if control is None:
+        return out
+    k = int(cfg.get("top_k", 20))
+    for name, fn in (("delta_pearson", lambda: delta_pearson(pred, target, control)),
+                     ("delta_pearson_top", lambda: delta_pearson(pred, target, control, top_k=k)),
+                     ("deg_sign", lambda: deg_sign_agreement(pred, target, control, top_k=k))):
+        try:
+            out[name] = fn()
+        except ValueError:
+            out[name] = float("nan")  # undefined (one feature, no change); recorded as missing
+    out["top_k"] = min(k, target.shape[1])
+    if target.shape[1] <= int(cfg.get("means_max_features", 2000)):
+        # the per-task means the rank metric compares across the tasks of a data set (tables)
+        out["pred_mean"] = json.dumps(np.round(pred.mean(axis=0), 8).tolist())
+        out["target_mean"] = json.dumps(np.round(target.mean(axis=0), 8).tolist())
+        out["control_mean"] = json.dumps(np.round(control.mean(axis=0), 8).tolist())
+    return out
+
+
+def replicate_halves(target: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint random halves of the observed treated cells (the replicate ceiling's pair)."""
+    if target.shape[0] < 4:
+        raise ValueError(f"the replicate ceiling needs >= 4 test treated cells; got {target.shape[0]}.")
+    order = np.random.default_rng([int(seed), 17]).permutation(target.shape[0])
+    half = target.shape[0] // 2
+    return target[np.sort(order[:half])], target[np.sort(order[half : 2 * half])]
+
+
+_CEILINGS: dict[str, dict[str, Any]] = {}
+
+
+def _ceiling(job: Job, target: np.ndarray, control: np.ndarray, gamma: float) -> dict[str, Any]:
+    """The replicate ceiling of a job's task and seed.
+
+    :func:`score` of one half of the observed test treated cells against the other, cached per
+    process (the methods of one split run next to each other and share it).
+    """
+    task = {k: v for k, v in job.task_cfg.items() if k not in ("only", "methods")}
+    key = config_hash({"task": task, "subtask": job.task, "seed": job.seed,
+                       "metrics": job.metrics_cfg})
+    if key not in _CEILINGS:
+        _CEILINGS.clear()
+        half_a, half_b = replicate_halves(target, job.seed)
+        vals = score(half_a, half_b, gamma=gamma, seed=job.seed, metrics_cfg=job.metrics_cfg,
+                     control=control)
+        _CEILINGS[key] = {f"{CEILING_PREFIX}{k}": v for k, v in vals.items() if k in METRICS}
+    return dict(_CEILINGS[key])
 
 
 def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float,
@@ -274,6 +393,28 @@ def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float,
 _PREPARED: dict[str, tuple[Any, Any, Any]] = {}
 
 
+def critical_gap_of(task: Any) -> float | None:
+    """Delta of a task whose true Lipschitz rate is known (``meta['lipschitz_rate']``, synthetic).
+
+    ``Delta = sqrt((1 - delta) / (2 n L^2))`` with the (2, delta) restricted-isometry constant of
+    the training control cells (the n cells the models match; unit-free ``scale="optimal"``).
+    None when the task has no known rate or the estimate fails (the mark is optional: a benchmark
+    never fails for it).
+    """
+    from trackability.diagnostics.critical import critical_gap
+    from trackability.diagnostics.rip import rip
+
+    lip = task.meta.get("lipschitz_rate")
+    if lip is None:
+        return None
+    control = task.source_train
+    try:
+        r = rip(control, 2, progress=False)
+        return float(critical_gap(min(r.delta, 1.0), control.shape[0], float(lip), scale=r.scale))
+    except Exception:  # noqa: BLE001 - optional mark
+        return None
+
+
 def _prepared(job: Job) -> tuple[Any, Any, Any]:
     """(task, fitted preprocessor, preprocessed task) of a job, reused across its methods.
 
@@ -292,6 +433,8 @@ def _prepared(job: Job) -> tuple[Any, Any, Any]:
         adata = load_dataset(tcfg["dataset"], **options)
         task = build_task(tcfg["dataset"], job.task, job.seed, adata=adata,
                           split=tcfg.get("split") or {}, **options)
+        if "lipschitz_rate" in task.meta and "critical_gap" not in task.meta:
+            task.meta["critical_gap"] = critical_gap_of(task)
         pre = Preprocessor(tcfg.get("preprocessing") or [])
         _PREPARED[key] = (task, pre, pre.fit_task(task))
     return _PREPARED[key]
@@ -327,17 +470,17 @@ def run_job(job: Job) -> dict[str, Any]:
         cols = task.score_features
         if in_input:
             tr_s, tr_t, te_t = task.source_train, task.target_train, task.target_test
-            truth = task.test_truth
+            te_s, truth = task.source_test, task.test_truth
         else:
             tr_s, tr_t, te_t = ptask.source_train, ptask.target_train, ptask.target_test
-            truth = ptask.test_truth
+            te_s, truth = ptask.source_test, ptask.test_truth
             if cols is not None and ptask.n_features != task.n_features:
                 raise ValueError(
                     f"task {task.name!r} is scored on selected features but its preprocessing "
                     "changes the feature space; set score_space: input."
                 )
         if cols is not None:
-            tr_s, tr_t, te_t = tr_s[:, cols], tr_t[:, cols], te_t[:, cols]
+            tr_s, tr_t, te_t, te_s = tr_s[:, cols], tr_t[:, cols], te_t[:, cols], te_s[:, cols]
             truth = None if truth is None else truth[:, cols]
         row["d_score"] = te_t.shape[1]
         row["score_space"] = "input" if in_input else "model"
@@ -346,7 +489,7 @@ def run_job(job: Job) -> dict[str, Any]:
             random_state=job.seed,
         )
 
-        cls = resolve_method(row["method_key"])
+        cls = get_model(row["method_key"])
         t1, c1 = time.perf_counter(), time.process_time()
         # validation-based selection works in the model space, with that space's train gamma
         gamma_model = gamma if (not in_input and cols is None) else median_heuristic_gamma(
@@ -376,7 +519,9 @@ def run_job(job: Job) -> dict[str, Any]:
         if cols is not None:
             pred = pred[:, cols]
         row.update(score(pred, te_t, gamma=gamma, seed=job.seed, metrics_cfg=job.metrics_cfg,
-                         truth=truth))
+                         truth=truth, control=te_s))
+        if job.metrics_cfg.get("replicate", True):
+            row.update(_ceiling(job, te_t, te_s, gamma))
         row["status"] = "ok"
         row["error"] = ""
     except Exception as exc:
@@ -393,7 +538,11 @@ def run_job(job: Job) -> dict[str, Any]:
 
 # -- the whole benchmark ---------------------------------------------------------------------------
 def plan(config: BenchConfig, out_dir: str | os.PathLike) -> list[Job]:
-    """Every job of ``config`` (loads each data set once to list its tasks)."""
+    """Every job of ``config``.
+
+    Task names come from each data set's registry entry: from the options and cheap metadata
+    where it can (no data set is loaded in the parent for those); the data are loaded in the jobs.
+    """
     from trackability.data.task_builders import task_names
 
     rows_dir = str(Path(out_dir) / "rows")
@@ -459,12 +608,15 @@ def collect(out_dir: str | os.PathLike, jobs: list[Job] | None = None) -> Any:
 
 
 def check_methods(config: BenchConfig) -> None:
-    """Fail before any work when a method cannot be imported (e.g. torch missing)."""
+    """Fail before any work when a method cannot be imported or lacks a package (e.g. torch)."""
     problems = []
     for m in config.methods:
         try:
-            resolve_method(m.key)
-        except (ImportError, ValueError) as exc:
+            cls = get_model(m.key)
+            check = getattr(cls, "check_dependencies", None)
+            if check is not None:
+                check()
+        except (ImportError, ValueError, TypeError) as exc:
             problems.append(f"  methods.{m.name}: {exc}")
     if problems:
         raise ConfigError("some methods are not available:\n" + "\n".join(problems))
@@ -505,22 +657,39 @@ def run_benchmark(
     cfg = config if isinstance(config, BenchConfig) else load_config(config)
     check_methods(cfg)
     out = Path(out_dir)
-    (out / "rows").mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "config.yaml", dump_config(cfg))
-    jobs = plan(cfg, out)
-    done = finished_keys(out) if resume else set()
-    todo = [j for j in jobs if j.key not in done]
-    manifest = {
-        "config_name": cfg.name, "config_hash": cfg.hash(), "n_jobs_total": len(jobs),
-        "n_skipped": len(jobs) - len(todo), "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                        time.gmtime()),
-        **provenance(),
-    }
-    atomic_write(out / "manifest.json", json.dumps(manifest, indent=1))
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"out_dir {out} exists and is not a folder; give a folder for the "
+                                 "results (it is created if missing).")
     try:
-        run_jobs(run_job, todo, backend=backend, n_jobs=n_jobs, scheduler=scheduler,
-                 progress=progress, desc=f"bench {cfg.name}")
-    finally:
-        df = collect(out, jobs)
-        atomic_write(out / "results.csv", df.to_csv(index=False))
+        (out / "rows").mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out)
+        atomic_write(out / "config.yaml", dump_config(cfg))
+        jobs = plan(cfg, out)
+        done = finished_keys(out) if resume else set()
+        todo = [j for j in jobs if j.key not in done]
+        manifest = {
+            "config_name": cfg.name, "config_hash": cfg.hash(), "n_jobs_total": len(jobs),
+            "n_skipped": len(jobs) - len(todo),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **provenance(),
+        }
+        atomic_write(out / "manifest.json", json.dumps(manifest, indent=1))
+        try:
+            run_jobs(run_job, todo, backend=backend, n_jobs=n_jobs, scheduler=scheduler,
+                     progress=progress, desc=f"bench {cfg.name}")
+        finally:
+            df = collect(out, jobs)
+            atomic_write(out / "results.csv", df.to_csv(index=False))
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
+        n_rows = len(list((out / "rows").glob("*.json"))) if (out / "rows").is_dir() else 0
+        err = BenchmarkWriteError(
+            f"cannot write the results folder {out} ({exc.strerror or exc}: "
+            f"{exc.filename or out}). The {n_rows} row(s) already in {out / 'rows'} are kept; free "
+            "space or fix the permissions and run the same command again: it resumes, skipping "
+            "the finished rows."
+        )
+        err.errno = exc.errno
+        raise err from exc
     return df

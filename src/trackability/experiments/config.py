@@ -18,19 +18,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trackability.data.preprocessing import _normalise_steps
-from trackability.data.task_builders import DATASETS
-from trackability.experiments.methods import BASELINES, known_method, method_names
+from trackability.data.registry import dataset_names, dataset_options, get_dataset
+from trackability.models.registry import (
+    BASELINES,
+    canonical_name,
+    check_params,
+    get_model,
+    is_model_name,
+    model_names,
+)
 
-#: Options each data set's builder understands (anything else in ``options`` is an error).
-DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
-    "sachs": ("controls", "treated", "transform"),
-    "kang": ("cell_types", "condition_key", "cell_type_key", "control", "stimulated"),
-    "ap1": ("features", "control", "control_time_h", "treated", "treated_time_h", "cell_lines"),
-    "4i": ("drugs", "features", "control", "drug_key"),
-    "sciplex3": ("drugs", "cell_type", "dose", "n_markers", "control", "drug_key"),
-    "2i": ("control_day", "days", "n_top_genes", "matrix"),
-    "synthetic": ("dims", "gaps", "n", "noise"),
-}
+#: Options each registered data set understands (anything else in ``options`` is an error); the
+#: typed models are in the data-set registry (:mod:`trackability.data.registry`).
+DATASET_OPTIONS: dict[str, tuple[str, ...]] = dataset_options()
+DATASETS: tuple[str, ...] = dataset_names()
 
 
 class ConfigError(ValueError):
@@ -65,7 +66,7 @@ class TaskConfig(_Strict):
     """One entry of ``tasks``: a data set and how to turn it into tasks."""
 
     name: str = Field(min_length=1)
-    dataset: Literal["sachs", "kang", "ap1", "4i", "sciplex3", "2i", "synthetic"]
+    dataset: str
     path: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     only: list[str] | None = None
@@ -80,14 +81,20 @@ class TaskConfig(_Strict):
         _normalise_steps(v)  # raises ValueError with the step index and problem
         return v
 
+    @field_validator("dataset")
+    @classmethod
+    def _dataset(cls, v: str) -> str:
+        get_dataset(v)  # raises naming the registered data sets
+        return v
+
     @model_validator(mode="after")
     def _options(self) -> TaskConfig:
-        allowed = DATASET_OPTIONS[self.dataset]
-        unknown = sorted(set(self.options) - set(allowed))
-        if unknown:
+        spec = get_dataset(self.dataset)
+        spec.validate_options(self.options)
+        if self.split.kind is not None and self.split.kind not in spec.split_kinds:
             raise ValueError(
-                f"options: unknown key(s) {unknown} for dataset {self.dataset!r}; allowed: "
-                f"{list(allowed)}"
+                f"split.kind {self.split.kind!r} is not available for dataset {self.dataset!r}; "
+                f"choose from {list(spec.split_kinds)}"
             )
         if self.score_space == "input" and self.preprocessing:
             steps = [n for n, _ in _normalise_steps(self.preprocessing)]
@@ -115,10 +122,21 @@ class MethodConfig(_Strict):
 
     @model_validator(mode="after")
     def _known(self) -> MethodConfig:
-        if not known_method(self.key):
+        if not is_model_name(self.key):
             raise ValueError(
-                f"unknown method {self.key!r}; known: {method_names()} (or 'package.module:Class')"
+                f"unknown method {self.key!r}; known: {model_names()} (or 'package.module:Class')"
             )
+        try:
+            cls = get_model(self.key)
+        except ImportError:
+            cls = None  # a third-party module missing here: run_benchmark reports it before any job
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+        if cls is not None:
+            # misspelt hyper-parameters fail here, when the config is loaded, not in a worker;
+            # the class signature is read without constructing the model (torch is not needed)
+            check_params(self.key, self.params, what="params")
+            check_params(self.key, self.grid, what="grid")
         for k, v in self.grid.items():
             if not v:
                 raise ValueError(f"grid.{k} is empty; give at least one value")
@@ -136,6 +154,11 @@ class MetricsConfig(_Strict):
     energy: bool = True
     w2: bool = True
     cellot_mmd: bool = True
+    top_k: int = Field(20, ge=1)
+    etest_permutations: int = Field(500, ge=0)
+    etest_max_cells: int = Field(500, ge=2)
+    replicate: bool = True
+    means_max_features: int = Field(2000, ge=0)
 
 
 class BenchConfig(_Strict):
@@ -185,7 +208,7 @@ class BenchConfig(_Strict):
             if bad:
                 raise ValueError(f"tasks[{i}].methods: {bad} are not in methods {sorted(known)}")
         if self.require_baselines:
-            keys = {m.key for m in self.methods}
+            keys = {canonical_name(m.key) for m in self.methods}
             missing = [b for b in BASELINES if b not in keys]
             if missing:
                 raise ValueError(
@@ -246,7 +269,8 @@ def load_config(path: str | os.PathLike) -> BenchConfig:
     FileNotFoundError
         No file at ``path``.
     ConfigError
-        Malformed YAML (with its line and column) or invalid content (with the key path).
+        Not a text file, malformed YAML (with its line and column) or invalid content (with the
+        key path).
 
     """
     import yaml
@@ -255,7 +279,10 @@ def load_config(path: str | os.PathLike) -> BenchConfig:
     if not p.is_file():
         raise FileNotFoundError(f"benchmark config not found: {p}")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not a text (YAML) file: byte {exc.start} is not UTF-8 "
+                          f"({exc.object[exc.start:exc.start + 1]!r}).") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -54,9 +54,9 @@ def history_table(model: Any) -> Any:
         out["selected"] = out["step"] == int(model.best_step_)
         out.attrs["loss_label"] = "g loss"
         out.attrs["step_label"] = "outer iteration"
-    elif "epoch" in h.columns:  # scGen
+    elif "val_loss" in h.columns and "train_mmd2" not in h.columns:  # scGen
         out = pd.DataFrame({
-            "step": h["epoch"].astype(int),
+            "step": h["step"].astype(int),
             "train_loss": h["train_loss"],
             "val_loss": h["val_loss"],
             "train_mmd2": np.nan,
@@ -151,7 +151,7 @@ def training_dynamics(
         Seed of the split and of every model. CellOT and Compact CellOT draw the identical split
         from it themselves; LAOT is given that split.
     params
-        Per-method constructor parameters, e.g. ``{"cellot": {"n_iters": 2000}}``.
+        Per-method constructor parameters, e.g. ``{"cellot": {"max_iter": 2000}}``.
     progress
         Progress bars (None: follow ``TRACKABILITY_PROGRESS``).
 

@@ -1,8 +1,9 @@
 """Optimal one-to-one assignment between two cell populations (cells as rows).
 
-The entry point is :func:`assign`; every solver returns a :class:`Matching`. Methods: ``"dense"``
-(exact, full cost matrix), ``"sparse"`` (exact, certified k-nearest-neighbour graph; for large
-trackable problems), ``"entropic"`` (Sinkhorn soft plan with barycentric targets) and ``"auto"``.
+The entry point is :func:`assign`. Methods: ``"dense"`` (exact, full cost matrix), ``"sparse"``
+(exact, certified k-nearest-neighbour graph; for large trackable problems) and ``"auto"`` return a
+one-to-one :class:`Matching`; ``"entropic"`` (Sinkhorn) returns a soft :class:`TransportPlan` with
+barycentric targets. :class:`Matcher` keeps validated options and warm-start state across calls.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from trackability.matching.auto import check_memory, choose_method, estimate_byt
 from trackability.matching.costs import COSTS, cost_matrix, pair_costs, squared_distances
 from trackability.matching.dense import SOLVERS, solve_dense
 from trackability.matching.entropic import solve_entropic
-from trackability.matching.result import Matching
+from trackability.matching.result import Matching, TransportPlan
 from trackability.matching.sparse import solve_sparse
 
 __all__ = [
     "COSTS",
     "METHODS",
     "Matching",
+    "TransportPlan",
     "assign",
     "cost_matrix",
     "estimate_bytes",
@@ -52,7 +54,7 @@ def assign(
     solver: str = "lap",
     max_memory: float | str | None = None,
     **options: Any,
-) -> Matching:
+) -> Matching | TransportPlan:
     """Minimum-cost one-to-one matching between ``source`` and ``target`` cells.
 
     Parameters
@@ -82,10 +84,10 @@ def assign(
 
     Returns
     -------
-    Matching
-        ``min(n_source, n_target)`` pairs; with unequal sizes every cell of the smaller group is
-        matched to a distinct cell of the larger one. (``"entropic"``: every source cell, with its
-        most likely target and its barycentric target.)
+    Matching or TransportPlan
+        A :class:`Matching` of ``min(n_source, n_target)`` pairs; with unequal sizes every cell of
+        the smaller group is matched to a distinct cell of the larger one. ``"entropic"``: a
+        :class:`TransportPlan` (the soft plan and every source cell's barycentric target).
 
     Examples
     --------

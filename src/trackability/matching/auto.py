@@ -25,11 +25,37 @@ MEMORY_FRACTION = 0.8
 _GIB = 1024**3
 
 
-def available_bytes() -> int:
-    """Memory available to this process now (``psutil.virtual_memory().available``)."""
+def address_space_room() -> int | None:
+    """Bytes this process may still map under its address-space limit (``RLIMIT_AS``), or None.
+
+    None when there is no limit (or the platform has none, e.g. Windows). A process started under
+    ``ulimit -v`` cannot allocate past the limit whatever the free memory, so the budget must not
+    exceed this either.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return None
     import psutil
 
-    return int(psutil.virtual_memory().available)
+    used = int(psutil.Process().memory_info().vms)
+    return max(0, int(soft) - used)
+
+
+def available_bytes() -> int:
+    """Memory this process can use now.
+
+    The free memory (``psutil.virtual_memory().available``), capped by what the process's
+    address-space limit (``RLIMIT_AS``) still allows.
+    """
+    import psutil
+
+    free = int(psutil.virtual_memory().available)
+    room = address_space_room()
+    return free if room is None else min(free, room)
 
 
 def estimate_bytes(method: str, n_source: int, n_target: int, d: int, **options: Any) -> int:
@@ -44,6 +70,8 @@ def estimate_bytes(method: str, n_source: int, n_target: int, d: int, **options:
       arrays of it while it is built and solved) and the certificate's row blocks.
     """
     n0, nt = int(n_source), int(n_target)
+    if "k" in options:
+        check_k(options["k"])
     if method == "dense":
         extra = 0
         if n0 != nt and options.get("solver", "lap") == "lap":
@@ -62,6 +90,13 @@ def estimate_bytes(method: str, n_source: int, n_target: int, d: int, **options:
     raise ValueError(f"no memory model for method {method!r}")
 
 
+def check_k(k: Any) -> int:
+    """The sparse solver's ``k`` (candidate partners per cell), validated: a positive integer."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k must be a positive integer (candidate partners per cell); got {k!r}.")
+    return int(k)
+
+
 def _sparse_block_rows(n_cols: int) -> int:
     from trackability.matching.sparse import certificate_block_rows
 
@@ -71,7 +106,8 @@ def _sparse_block_rows(n_cols: int) -> int:
 def memory_budget(max_memory: float | int | str | None = None) -> int:
     """Bytes a matching may use.
 
-    ``max_memory`` in bytes or as a string like ``"8GB"``; None: 80 % of the memory available now.
+    ``max_memory`` in bytes or as a string like ``"8GB"``; None: 80 % of the memory available now
+    (free memory, capped by the process's address-space limit ``RLIMIT_AS``).
     """
     if max_memory is None:
         return int(MEMORY_FRACTION * available_bytes())
@@ -85,10 +121,43 @@ def memory_budget(max_memory: float | int | str | None = None) -> int:
                 except ValueError:
                     break
         raise ValueError(f"max_memory must be a number of bytes or like '8GB'; got {max_memory!r}.")
+    if isinstance(max_memory, bool) or not isinstance(max_memory, int | float | np.number):
+        raise TypeError(
+            f"max_memory must be a number of bytes, a string like '8GB', or None; got "
+            f"{type(max_memory).__name__} {max_memory!r}."
+        )
     value = float(max_memory)
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"max_memory must be a positive number of bytes; got {max_memory!r}.")
     return int(value)
+
+
+def laot_bytes(n_source: int, n_target: int, d: int, ridge: bool = False) -> int:
+    """Predicted peak memory of LAOT's own arrays (the matching, checked by ``assign``, apart).
+
+    Dominated for many features by the ``d x d`` maps: ``W_``, the previous and the best iterate
+    and the least-squares solution (four ``d x d`` float64 arrays at the peak, six with a ridge
+    penalty, which stacks a ``d x d`` block under the cells; measured with tracemalloc), plus two
+    float64 copies of the cells used.
+    """
+    d = int(d)
+    return int(8 * ((6 if ridge else 4) * d * d + 2 * (int(n_source) + int(n_target)) * d))
+
+
+def check_laot_memory(
+    n_source: int, n_target: int, d: int, budget: int, ridge: bool = False
+) -> int:
+    """Raise ``MemoryError`` (with the estimate and the fix) if LAOT's maps cannot fit ``budget``."""
+    need = laot_bytes(n_source, n_target, d, ridge=ridge)
+    if need <= budget:
+        return need
+    raise MemoryError(
+        f"LAOT on {n_source} x {n_target} cells with d={d} features would need about "
+        f"{_gib(need)} (the d x d map W_ alone is {_gib(8 * d * d)}), but the budget is "
+        f"{_gib(budget)} (matching={{'max_memory': ...}}, default 80 % of the memory available "
+        f"now, within the address-space limit); refused before allocating anything: reduce the "
+        f"features first (e.g. PCA to 50-100 components) or raise max_memory."
+    )
 
 
 def _gib(nbytes: float) -> str:
@@ -118,7 +187,7 @@ def check_memory(
     raise MemoryError(
         f"method={method!r} on {n_source} x {n_target} cells (d={d}) would need about "
         f"{_gib(need)}, but the budget is {_gib(budget)} (max_memory, default 80 % of the memory "
-        f"available now); refused before allocating anything: {hint}."
+        f"available now, within the address-space limit); refused before allocating anything: {hint}."
     )
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from trackability._validation import check_positive
 from trackability.matching.costs import cost_matrix
-from trackability.matching.result import Matching
+from trackability.matching.result import TransportPlan
 
 
 def solve_entropic(
@@ -31,7 +31,7 @@ def solve_entropic(
     reg: float = 0.05,
     max_iter: int = 1000,
     tol: float = 1e-9,
-) -> Matching:
+) -> TransportPlan:
     """Entropy-regularised transport plan between two populations with uniform weights.
 
     Parameters
@@ -49,13 +49,12 @@ def solve_entropic(
 
     Returns
     -------
-    Matching
-        ``method="entropic"``. ``source`` lists every source cell and ``target`` its most likely
-        partner (the row-wise argmax of the plan; with a soft plan these *can repeat*).
-        ``barycentric`` holds the barycentric targets (n_source, d). ``cost`` is
-        ``n_source * <P, C>``, the plan's transport cost with one unit of mass per source cell
-        (for equal sizes comparable with a hard matching's total). ``info`` holds ``reg``,
-        ``epsilon``, ``n_iter``, ``converged`` and ``marginal_error``.
+    TransportPlan
+        ``method="entropic"``: the plan (n_source, n_target), ``barycentric`` (n_source, d), the
+        barycentric targets, and ``total_cost``, ``n_source * <P, C>``, the plan's transport cost
+        with one unit of mass per source cell (for equal sizes comparable with a hard matching's
+        total). ``info`` holds ``reg``, ``epsilon``, ``n_iter``, ``converged`` and
+        ``marginal_error``. A plan is not a one-to-one matching: it has no ``target`` column.
 
     """
     from trackability._pot import import_ot
@@ -95,10 +94,6 @@ def solve_entropic(
         "n_iter": n_iter,
         "converged": converged,
         "marginal_error": marginal_error,
-        "hard_targets": "row-wise argmax of the plan; may repeat",
         "seconds": time.perf_counter() - t0,
     }
-    return Matching(
-        np.arange(n0), plan.argmax(axis=1), total, cost_name=cost, method="entropic", info=info,
-        barycentric=bary,
-    )
+    return TransportPlan(plan, bary, total, cost_name=cost, method="entropic", info=info)

@@ -1,4 +1,11 @@
-"""The one result type of every matching solver."""
+"""The result types of the matching solvers: a one-to-one Matching and a soft TransportPlan.
+
+The exact solvers (``dense``, ``sparse``) return a :class:`Matching`: every cell of the smaller
+population paired with a distinct cell of the larger one. The entropic solver returns a
+:class:`TransportPlan`: mass spread over many targets, with a barycentric target per source cell.
+A plan is not a matching (its row-wise argmax can repeat), so it has no ``target`` column and
+cannot be used where a partner per cell is expected.
+"""
 
 from __future__ import annotations
 
@@ -13,34 +20,42 @@ class Matching:
     """A one-to-one assignment between source cells and target cells.
 
     Source cell ``source[k]`` is matched to target cell ``target[k]``. Every cell of the smaller
-    population appears exactly once; cells of the larger population appear at most once.
+    population appears exactly once; cells of the larger population appear at most once (checked:
+    repeated indices are an error).
 
     Attributes
     ----------
     source, target
         Integer index arrays of equal length ``min(n_source, n_target)``, sorted by ``source``.
-    cost
-        Total cost of the matched pairs, under the cost function named in ``cost_name``.
+    total_cost
+        Total cost of the matched pairs, under the cost function named in ``cost_name``
+        (``cost`` is an alias).
     cost_name
         ``"sqeuclidean"`` or ``"euclidean"``.
     method
-        The solver that produced it (``"dense"``, ...).
+        The solver that produced it (``"dense"``, ``"sparse"``).
     info
         Solver diagnostics (certificates, widened neighbourhoods, timings, ...).
-    barycentric
-        Only for soft plans (``method="entropic"``): the barycentric target of every listed source
-        cell, shape (len, d), which LAOT's least-squares step uses instead of ``target``. Not
-        saved with a model and not compared by ``same_pairs``.
+    certified
+        Whether a dual certificate proved the matching optimal among all one-to-one matchings:
+        True, False (the check found an improving pair it could not repair), or None (not
+        checked: the dense solvers are exact by construction and carry no certificate).
+    u, v
+        Dual potentials, where the solver computes them (``sparse``): ``u`` per source cell,
+        ``v`` per target cell, with ``c_ij - u_i - v_j = 0`` on matched pairs and ``>= 0`` on every
+        pair the certificate checked. None otherwise. Not saved with a model and not compared.
 
     """
 
     source: np.ndarray
     target: np.ndarray
-    cost: float
+    total_cost: float
     cost_name: str = "sqeuclidean"
     method: str = "dense"
     info: dict[str, Any] = field(default_factory=dict)
-    barycentric: np.ndarray | None = field(default=None, repr=False, compare=False)
+    certified: bool | None = None
+    u: np.ndarray | None = field(default=None, repr=False, compare=False)
+    v: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         src = np.asarray(self.source, dtype=np.int64)
@@ -50,17 +65,30 @@ class Matching:
                 f"source and target index arrays must be 1-D of equal length; got shapes "
                 f"{src.shape} and {tgt.shape}."
             )
+        for name, idx in (("source", src), ("target", tgt)):
+            if np.unique(idx).size != idx.size:
+                raise ValueError(
+                    f"a Matching is one-to-one, but its {name} indices repeat; a soft plan is a "
+                    "TransportPlan."
+                )
         order = np.argsort(src, kind="stable")
         object.__setattr__(self, "source", src[order])
         object.__setattr__(self, "target", tgt[order])
-        if self.barycentric is not None:
-            bary = np.asarray(self.barycentric, dtype=np.float64)
-            if bary.ndim != 2 or bary.shape[0] != src.size:
-                raise ValueError(
-                    f"barycentric must have one row per pair ({src.size}); got shape {bary.shape}."
-                )
-            object.__setattr__(self, "barycentric", bary[order])
-        object.__setattr__(self, "cost", float(self.cost))
+        object.__setattr__(self, "total_cost", float(self.total_cost))
+        if self.certified is not None:
+            object.__setattr__(self, "certified", bool(self.certified))
+
+    @property
+    def cost(self) -> float:
+        """Alias of :attr:`total_cost`."""
+        return self.total_cost
+
+    @property
+    def optimal(self) -> bool | None:
+        """Whether the matching is known to be optimal: exact dense solvers, or a certificate."""
+        if self.method == "dense":
+            return True
+        return self.certified
 
     def __len__(self) -> int:
         return int(self.source.size)
@@ -97,7 +125,85 @@ class Matching:
         return {
             "source": self.source.tolist(),
             "target": self.target.tolist(),
-            "cost": self.cost,
+            "cost": self.total_cost,
+            "cost_name": self.cost_name,
+            "method": self.method,
+            "certified": self.certified,
+        }
+
+
+@dataclass(frozen=True)
+class TransportPlan:
+    """A soft transport plan (entropic optimal transport) between two populations.
+
+    Attributes
+    ----------
+    plan
+        Array (n_source, n_target): the mass sent from each source cell to each target cell
+        (uniform marginals ``1 / n``).
+    barycentric
+        Array (n_source, d): each source cell's barycentric target ``sum_j P_ij y_j / sum_j P_ij``,
+        what LAOT's least-squares step pairs it with.
+    total_cost
+        ``n_source * <P, C>``: the plan's transport cost with one unit of mass per source cell
+        (for equal sizes comparable with a hard matching's total; ``cost`` is an alias).
+    cost_name, method, info
+        As for :class:`Matching` (``method="entropic"``).
+
+    There is no ``target``: a plan has no single partner per cell. :meth:`mode_target` gives the
+    row-wise argmax for inspection (it can repeat).
+
+    """
+
+    plan: np.ndarray = field(repr=False)
+    barycentric: np.ndarray = field(repr=False)
+    total_cost: float
+    cost_name: str = "sqeuclidean"
+    method: str = "entropic"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        plan = np.asarray(self.plan, dtype=np.float64)
+        bary = np.asarray(self.barycentric, dtype=np.float64)
+        if plan.ndim != 2:
+            raise ValueError(f"plan must be 2-D (n_source, n_target); got shape {plan.shape}.")
+        if bary.ndim != 2 or bary.shape[0] != plan.shape[0]:
+            raise ValueError(
+                f"barycentric must have one row per source cell ({plan.shape[0]}); got shape "
+                f"{bary.shape}."
+            )
+        object.__setattr__(self, "plan", plan)
+        object.__setattr__(self, "barycentric", bary)
+        object.__setattr__(self, "total_cost", float(self.total_cost))
+
+    @property
+    def cost(self) -> float:
+        """Alias of :attr:`total_cost`."""
+        return self.total_cost
+
+    @property
+    def source(self) -> np.ndarray:
+        """Every source cell, ``arange(n_source)`` (each has a barycentric target)."""
+        return np.arange(self.plan.shape[0])
+
+    @property
+    def certified(self) -> None:
+        """Always None: a soft plan is not an optimal one-to-one matching and has no certificate."""
+        return None
+
+    def mode_target(self) -> np.ndarray:
+        """The most likely target of each source cell (row-wise argmax of the plan; can repeat)."""
+        return self.plan.argmax(axis=1)
+
+    def __len__(self) -> int:
+        return int(self.plan.shape[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python summary (the plan itself is not included)."""
+        return {
+            "n_source": int(self.plan.shape[0]),
+            "n_target": int(self.plan.shape[1]),
+            "cost": self.total_cost,
             "cost_name": self.cost_name,
             "method": self.method,
         }

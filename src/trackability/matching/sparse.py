@@ -37,7 +37,9 @@ from typing import Any
 import numpy as np
 
 from trackability._validation import check_choice, check_random_state
+from trackability.matching.auto import check_k
 from trackability.matching.costs import COSTS, pair_costs
+from trackability.matching.dense import power_of_two_scale
 from trackability.matching.result import Matching
 
 KNN_BACKENDS = ("auto", "sklearn", "faiss", "faiss-ivf", "pynndescent")
@@ -177,7 +179,10 @@ def _solve_on_graph(
     if n_rows == n_cols:
         import lap
 
-        _, x, _ = lap.lapmod(n_rows, graph.data, graph.indptr, graph.indices)
+        # lapmod refuses costs >= lap.LARGE (1e6) and uses it as "no edge" in its searches: the
+        # weights are scaled by a power of two (exact) into the range where that sentinel is safe.
+        data = graph.data * power_of_two_scale(float(graph.data.max(initial=0.0)))
+        _, x, _ = lap.lapmod(n_rows, data, graph.indptr, graph.indices)
         return np.asarray(x, dtype=np.int64)
     r, c = min_weight_full_bipartite_matching(graph)
     sigma = np.full(n_rows, -1, dtype=np.int64)
@@ -367,17 +372,17 @@ def solve_sparse(
     Returns
     -------
     Matching
-        ``method="sparse"``; ``info`` holds ``certificate`` (``"exact"``, ``"sampled"`` or
-        ``"none"``), ``certified`` (True, False or None when not checked), ``widened`` (whether the
-        graph had to grow), ``rounds`` (per round: edges, rows checked, violations, edges added),
-        ``k``, ``knn``, ``n_edges`` and, when sampled, ``n_sampled`` and
-        ``violation_rate_upper95``.
+        ``method="sparse"``; ``certified`` as in ``info``; ``u``, ``v`` the dual potentials of
+        the final round (per source and per target cell). ``info`` holds ``certificate``
+        (``"exact"``, ``"sampled"`` or ``"none"``), ``certified`` (True, False or None when not
+        checked), ``widened`` (whether the graph had to grow), ``rounds`` (per round: edges, rows
+        checked, violations, edges added), ``k``, ``knn``, ``n_edges`` and, when sampled,
+        ``n_sampled`` and ``violation_rate_upper95``.
 
     """
     check_choice(cost, "cost", COSTS)
     check_choice(certify, "certify", CERTIFY)
-    if not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k must be a positive integer; got {k!r}.")
+    k = check_k(k)
     if not isinstance(sample_size, int | np.integer) or sample_size < 1:
         raise ValueError(f"sample_size must be a positive integer; got {sample_size!r}.")
     if not isinstance(max_rounds, int | np.integer) or max_rounds < 1:
@@ -405,6 +410,7 @@ def solve_sparse(
     if mode == "sampled":
         sample = np.sort(rng.choice(m, size=min(sample_size, m), replace=False))
     sigma = None
+    duals: tuple[np.ndarray, np.ndarray] | None = None
     t_solve = t_cert = 0.0
     n_bad = 0  # rounds whose certificate failed: each one widens more
     exact_fixes = 0
@@ -444,11 +450,16 @@ def solve_sparse(
             rounds.append({"round": rnd, "n_edges": len(graph), "feasible": True})
             break
         tc = time.perf_counter()
-        scale = float(costs.max(initial=0.0)) + 1.0
-        v, n_pot_rounds = _column_potentials(er, ec, costs, sigma, n, eps=1e-12 * scale)
+        # Tolerances relative to the costs (an absolute "+ 1" here made every potential stall at
+        # data scales below ~1e-5, and the certificate fail on optimal matchings).
+        scale = float(costs.max(initial=0.0))
+        v, n_pot_rounds = _column_potentials(
+            er, ec, costs, sigma, n, eps=1e-12 * scale + np.finfo(float).tiny
+        )
         own = ec == sigma[er]
         u = np.empty(m)
         u[er[own]] = costs[own] - v[sigma[er[own]]]
+        duals = (u, v)
         if sample is not None and n_bad > 0:
             # A fresh sample after every repair: re-checking the rows just fixed would say nothing
             # about the others, and the final bound must come from rows the repairs never saw.
@@ -529,7 +540,13 @@ def solve_sparse(
             f"sampled certificate: {s} of {m} rows (a fresh sample after each repair) checked "
             f"against all {n} columns; optimality of the unchecked rows is not proven."
         )
-    return Matching(src_idx, tgt_idx, total, cost_name=cost, method="sparse", info=info)
+    u_src = v_tgt = None
+    if duals is not None:  # rows' potentials belong to the smaller population
+        u_src, v_tgt = (duals[1], duals[0]) if swap else duals
+    return Matching(
+        src_idx, tgt_idx, total, cost_name=cost, method="sparse", info=info,
+        certified=certified if mode != "none" else None, u=u_src, v=v_tgt,
+    )
 
 
 def _lonely(er: np.ndarray, ec: np.ndarray, m: int, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -7,10 +7,16 @@ from typing import Any
 import numpy as np
 
 from trackability._validation import check_pair
+from trackability.metrics._scale import pow2_exponent, rescale
 
 
 def _feature_means(pred: Any, true: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Feature means of both, divided by one power of two (exact; R^2 and r are scale-free).
+
+    Neither the sums (data near 1e308) nor the squares (1e-200, 1e200) then leave float64's range.
+    """
     p, t = check_pair(pred, true, source_name="pred", target_name="true")
+    p, t = rescale(pow2_exponent(p, t), p, t)
     return p.mean(axis=0), t.mean(axis=0)
 
 

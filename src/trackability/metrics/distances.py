@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from trackability._validation import check_pair
+from trackability._validation import check_bool, check_int, check_pair
+from trackability.metrics._scale import pow2_exponent, rescale, unscale
 
 #: Largest ``m * n`` for which :func:`wasserstein2` builds the dense cost matrix (~400 MB).
 MAX_W2_PAIRS = 50_000_000
@@ -29,18 +30,22 @@ def energy_distance(x: Any, y: Any, *, block_size: int = 2048) -> float:
 
     Zero only when the two samples have the same empirical distribution; the square of the
     multivariate generalisation of the Cramer distance (scipy's 1-D ``energy_distance`` is its
-    square root). Computed in float64 blocks, memory ``O(block_size * n)``.
+    square root). Computed in float64 blocks, memory ``O(block_size * n)``, on the data divided
+    by a power of two (exact; the distance is homogeneous of degree 1 and is scaled back), so no
+    finite scale overflows or underflows; a result beyond float64's range is refused.
     """
+    # a non-positive step would skip every block and silently return 0
+    block_size = check_int(block_size, "block_size", minimum=1)
     xa, ya = check_pair(x, y, source_name="x", target_name="y")
-    if not isinstance(block_size, int | np.integer) or block_size < 1:
-        # a non-positive step would skip every block and silently return 0
-        raise ValueError(f"block_size must be a positive integer; got {block_size!r}.")
+    k = pow2_exponent(xa, ya)
+    xa, ya = rescale(k, xa, ya)
     shift = np.concatenate([xa, ya]).mean(axis=0)
     xa, ya = xa - shift, ya - shift
     exy = _mean_pairwise_distance(xa, ya, block_size)
     exx = _mean_pairwise_distance(xa, xa, block_size)
     eyy = _mean_pairwise_distance(ya, ya, block_size)
-    return float(max(2.0 * exy - exx - eyy, 0.0))
+    return unscale(max(2.0 * exy - exx - eyy, 0.0), k, 1, "energy_distance",
+                   underflow_ok=True)
 
 
 def wasserstein2(x: Any, y: Any, *, squared: bool = False, max_pairs: int = MAX_W2_PAIRS) -> float:
@@ -56,11 +61,19 @@ def wasserstein2(x: Any, y: Any, *, squared: bool = False, max_pairs: int = MAX_
         Refuse (with a clear error) when ``m * n`` exceeds this: the exact solver needs the dense
         ``m x n`` cost matrix and super-quadratic time. Subsample both sets first.
 
+    Notes
+    -----
+    The cost matrix is built from the data divided by a power of two (exact), and ``W2`` is scaled
+    back (it is homogeneous of degree 1), so no finite scale overflows or underflows; a result
+    beyond float64's range is refused.
+
     """
     from trackability._pot import import_ot
 
     ot = import_ot()
 
+    squared = check_bool(squared, "squared")
+    max_pairs = check_int(max_pairs, "max_pairs", minimum=1)
     xa, ya = check_pair(x, y, source_name="x", target_name="y")
     m, n = xa.shape[0], ya.shape[0]
     if m * n > max_pairs:
@@ -71,9 +84,12 @@ def wasserstein2(x: Any, y: Any, *, squared: bool = False, max_pairs: int = MAX_
         )
     from trackability.matching.costs import squared_distances
 
-    cost = squared_distances(xa, ya)
+    k = pow2_exponent(xa, ya)
+    cost = squared_distances(*rescale(k, xa, ya))
     a = np.full(m, 1.0 / m)
     b = np.full(n, 1.0 / n)
     w2sq = float(ot.emd2(a, b, cost, numItermax=max(100_000, 50 * (m + n) ** 2 // 10)))
     w2sq = max(w2sq, 0.0)
-    return w2sq if squared else float(np.sqrt(w2sq))
+    if squared:
+        return unscale(w2sq, k, 2, "wasserstein2 (squared)", underflow_ok=True)
+    return unscale(float(np.sqrt(w2sq)), k, 1, "wasserstein2", underflow_ok=True)

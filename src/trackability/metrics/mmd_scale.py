@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from trackability._validation import check_pair, check_random_state
-from trackability.metrics.mmd import _as_gammas, median_heuristic_gamma, mmd2
+from trackability._validation import check_int, check_pair, check_random_state
+from trackability.metrics._scale import pow2_exponent, rescale
+from trackability.metrics.mmd import _as_gammas, _effective_gammas, median_heuristic_gamma, mmd2
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,36 @@ class MMDEstimate:
 
 
 def _rbf_rows(a: np.ndarray, b: np.ndarray, gammas: np.ndarray) -> np.ndarray:
-    """``mean over gammas of exp(-gamma |a_i - b_i|^2)`` for paired rows."""
+    """``mean over gammas of exp(-gamma |a_i - b_i|^2)`` for paired rows (exact differences)."""
     diff = a - b
     d2 = np.einsum("ij,ij->i", diff, diff)
-    return np.mean(np.exp(-gammas[:, None] * d2[None, :]), axis=0)
+    with np.errstate(over="ignore"):  # gamma * d2 beyond the range: exp(-inf) = 0, exact
+        return np.mean(np.exp(-gammas[:, None] * d2[None, :]), axis=0)
 
 
 def _gamma(xa: np.ndarray, ya: np.ndarray, gamma: Any, random_state: Any) -> np.ndarray:
     if gamma is None:
         gamma = median_heuristic_gamma(xa, ya, max_samples=2000, random_state=random_state)
     return _as_gammas(gamma)
+
+
+def _unit_scale(
+    xa: np.ndarray, ya: np.ndarray, gamma: Any, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Both samples divided by one power of two (exact), the bandwidths scaled to match.
+
+    The kernel sees only ``gamma |u - v|^2``; at unit scale no squared distance overflows or
+    underflows (the statistic is then correct at every finite data scale). Returns the scaled
+    samples, the bandwidths to use on them and the bandwidths in the data's own units.
+    """
+    k = pow2_exponent(xa, ya)
+    xs, ys = rescale(k, xa, ya)
+    if gamma is None:
+        g = _gamma(xs, ys, None, rng)
+        with np.errstate(over="ignore", under="ignore"):
+            return xs, ys, g, np.ldexp(g, -2 * k)
+    g = _as_gammas(gamma)
+    return xs, ys, _effective_gammas(g, 2 * k, np.float64), g
 
 
 def mmd2_linear(
@@ -93,13 +114,15 @@ def mmd2_linear(
         ``value`` is unbiased for the population MMD^2; ``variance = var(h) / n_pairs``.
 
     """
+    # a non-positive or fractional chunk made range() fail or skip pairs (garbage h values)
+    chunk = check_int(chunk, "chunk", minimum=1)
     xa, ya = check_pair(x, y, source_name="x", target_name="y", min_samples=4)
     rng = check_random_state(random_state)
-    gammas = _gamma(xa, ya, gamma, rng)
+    xa, ya, gammas, gamma_in = _unit_scale(xa, ya, gamma, rng)
     n_pairs = min(xa.shape[0], ya.shape[0]) // 2
     ix = rng.permutation(xa.shape[0])[: 2 * n_pairs]
     iy = rng.permutation(ya.shape[0])[: 2 * n_pairs]
-    h = np.empty(n_pairs)
+    h = np.zeros(n_pairs)
     for s in range(0, n_pairs, chunk):
         e = min(n_pairs, s + chunk)
         x1, x2 = xa[ix[2 * s : 2 * e : 2]], xa[ix[2 * s + 1 : 2 * e : 2]]
@@ -110,7 +133,7 @@ def mmd2_linear(
         )
     var = float(np.var(h, ddof=1) / n_pairs) if n_pairs > 1 else float("nan")
     return MMDEstimate(float(h.mean()), var, float(np.sqrt(var)), 2 * n_pairs, "linear",
-                       tuple(float(g) for g in gammas))
+                       tuple(float(g) for g in gamma_in))
 
 
 def mmd2_subsampled(
@@ -146,18 +169,16 @@ def mmd2_subsampled(
         ``n_repeats * O(n_subsample^2 d)``.
 
     """
+    n_subsample = check_int(n_subsample, "n_subsample", minimum=2)
+    n_repeats = check_int(n_repeats, "n_repeats", minimum=2)
     xa, ya = check_pair(x, y, source_name="x", target_name="y", min_samples=2)
-    if not isinstance(n_subsample, int | np.integer) or n_subsample < 2:
-        raise ValueError(f"n_subsample must be an integer >= 2; got {n_subsample!r}.")
-    if not isinstance(n_repeats, int | np.integer) or n_repeats < 2:
-        raise ValueError(f"n_repeats must be an integer >= 2; got {n_repeats!r}.")
     rng = check_random_state(random_state)
-    gammas = _gamma(xa, ya, gamma, rng)
+    xa, ya, gammas, gamma_in = _unit_scale(xa, ya, gamma, rng)
     sx, sy = min(n_subsample, xa.shape[0]), min(n_subsample, ya.shape[0])
     if sx == xa.shape[0] and sy == ya.shape[0]:  # the "subsample" is everything: exact, no spread
         value = mmd2(xa, ya, gamma=gammas.tolist())
         return MMDEstimate(value, 0.0, 0.0, int(min(sx, sy)), "subsampled",
-                           tuple(float(g) for g in gammas))
+                           tuple(float(g) for g in gamma_in))
     vals = np.empty(n_repeats)
     for r in range(n_repeats):
         px = xa[rng.choice(xa.shape[0], size=sx, replace=False)]
@@ -165,4 +186,4 @@ def mmd2_subsampled(
         vals[r] = mmd2(px, py, gamma=gammas.tolist())
     var = float(np.var(vals, ddof=1) / n_repeats)
     return MMDEstimate(float(vals.mean()), var, float(np.sqrt(var)), int(min(sx, sy)), "subsampled",
-                       tuple(float(g) for g in gammas))
+                       tuple(float(g) for g in gamma_in))

@@ -166,6 +166,16 @@ def check_fraction(value: Any, name: str) -> float:
     return v
 
 
+def check_flag(value: Any, name: str, *, allow_none: bool = False) -> bool | None:
+    """Validate a boolean hyper-parameter (a real ``bool``; strings such as "no" are refused)."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, bool | np.bool_):
+        kind = "True, False or None" if allow_none else "True or False"
+        raise TypeError(f"{name} must be {kind}; got {value!r}.")
+    return bool(value)
+
+
 def check_int(value: Any, name: str, *, minimum: int = 1) -> int:
     """Validate an integer hyper-parameter ``>= minimum``."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:

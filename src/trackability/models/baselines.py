@@ -25,7 +25,7 @@ class Identity(PerturbationModel):
 
     _fitted_attributes: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, random_state: Any = None) -> None:
+    def __init__(self, random_state: Any = 0) -> None:
         self.random_state = random_state
 
     def _fit(self, source: np.ndarray, target: np.ndarray) -> None:
@@ -47,7 +47,7 @@ class MeanShift(PerturbationModel):
 
     _fitted_attributes: ClassVar[tuple[str, ...]] = ("shift_",)
 
-    def __init__(self, random_state: Any = None) -> None:
+    def __init__(self, random_state: Any = 0) -> None:
         self.random_state = random_state
 
     def _fit(self, source: np.ndarray, target: np.ndarray) -> None:

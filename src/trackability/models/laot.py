@@ -14,7 +14,8 @@ import numpy as np
 
 from trackability._progress import progress_bar
 from trackability._validation import check_choice, check_positive, check_random_state
-from trackability.matching import COSTS, Matching, assign
+from trackability.matching import COSTS, Matching, TransportPlan, assign
+from trackability.matching.auto import check_laot_memory, memory_budget
 from trackability.models.base import PerturbationModel
 
 UNEQUAL = ("rectangular", "subsample")
@@ -91,8 +92,9 @@ class LAOT(PerturbationModel):
     W_ : ndarray of shape (d, d)
         Linear part; ``predict(x) = x @ W_.T + intercept_``.
     intercept_ : ndarray of shape (d,)
-    matching_ : Matching
-        Final assignment between (the used) source and target cells, in the input indices.
+    matching_ : Matching or TransportPlan
+        Final assignment between (the used) source and target cells, in the input indices (a
+        soft :class:`~trackability.matching.TransportPlan` with ``method="entropic"``).
     history_ : pandas.DataFrame
         One row per iteration: ``iteration``, ``objective`` (after the least-squares step,
         including the ridge term), ``assignment_cost``, ``n_changed`` (pairs that changed).
@@ -123,7 +125,7 @@ class LAOT(PerturbationModel):
         early_stopping: bool = True,
         tol: float = 0.0,
         matching: dict[str, Any] | None = None,
-        random_state: Any = None,
+        random_state: Any = 0,
         progress: bool | None = False,
     ) -> None:
         self.max_iter = max_iter
@@ -176,30 +178,40 @@ class LAOT(PerturbationModel):
                 src_idx = np.sort(rng.choice(n0, size=m, replace=False))
             else:
                 tgt_idx = np.sort(rng.choice(nt, size=m, replace=False))
+        match_kwargs = dict(self.matching or {})
+        budget = memory_budget(match_kwargs.get("max_memory"))
+        check_laot_memory(
+            src_idx.size, tgt_idx.size, source.shape[1], budget, ridge=self.alpha > 0
+        )
         x, y = source[src_idx], target[tgt_idx]
         d = x.shape[1]
-        match_kwargs = dict(self.matching or {})
 
         w, b = np.eye(d), np.zeros(d)
         best = None
-        prev: Matching | None = None
+        prev: Any = None  # the previous Matching or TransportPlan
         rows: list[dict[str, float]] = []
         converged = False
         bar = progress_bar(total=self.max_iter, desc="LAOT", progress=self.progress)
         for it in range(1, self.max_iter + 1):
             m = assign(x @ w.T + b, y, cost=self.cost, **match_kwargs)
-            n_changed = m.n_changed(prev)
-            if prev is not None and n_changed == 0 and m.barycentric is None:
+            soft = isinstance(m, TransportPlan)
+            if soft:  # a plan can still move when its argmax does not: never a fixed point
+                n_changed = len(m) if prev is None else int(
+                    np.sum(m.mode_target() != prev.mode_target())
+                )
+            else:
+                n_changed = m.n_changed(prev)
+            if prev is not None and n_changed == 0 and not soft:
                 converged = True  # fixed point: the least-squares step would return the same map
                 break
             # a soft plan (method="entropic") pairs each source cell with its barycentric target
-            paired = y[m.target] if m.barycentric is None else m.barycentric
+            paired = m.barycentric if soft else y[m.target]
             w_new, b_new = fit_linear_map(
                 x[m.source], paired, fit_intercept=self.fit_intercept, alpha=self.alpha
             )
             obj = self._objective(x[m.source], paired, w_new, b_new)
             rows.append(
-                {"iteration": it, "objective": obj, "assignment_cost": m.cost, "n_changed": n_changed}
+                {"iteration": it, "objective": obj, "assignment_cost": m.total_cost, "n_changed": n_changed}
             )
             bar.update(1)
             if best is not None and self.early_stopping:
@@ -215,10 +227,19 @@ class LAOT(PerturbationModel):
         obj, w, b, m = best
         self.W_ = w
         self.intercept_ = b
-        self.matching_ = Matching(
-            src_idx[m.source], tgt_idx[m.target], m.cost, cost_name=m.cost_name,
-            method=m.method, info=m.info, barycentric=m.barycentric,
-        )
+        if isinstance(m, TransportPlan):
+            if src_idx.size != n0 or tgt_idx.size != nt:  # back to the input indices
+                plan = np.zeros((n0, nt))
+                plan[np.ix_(src_idx, tgt_idx)] = m.plan
+                bary = np.full((n0, d), np.nan)
+                bary[src_idx] = m.barycentric
+                m = TransportPlan(plan, bary, m.total_cost, cost_name=m.cost_name, info=m.info)
+            self.matching_ = m
+        else:
+            self.matching_ = Matching(
+                src_idx[m.source], tgt_idx[m.target], m.total_cost, cost_name=m.cost_name,
+                method=m.method, info=m.info, certified=m.certified,
+            )
         self.history_ = pd.DataFrame(
             rows, columns=["iteration", "objective", "assignment_cost", "n_changed"]
         )

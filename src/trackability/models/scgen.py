@@ -25,6 +25,7 @@ from trackability._progress import progress_bar
 from trackability._validation import check_array, check_positive, check_random_state
 from trackability.metrics import median_heuristic_gamma, mmd2
 from trackability.models._torch import (
+    check_flag,
     check_fraction,
     check_int,
     check_threads,
@@ -155,15 +156,18 @@ class ScGen(PerturbationModel):
     batch_size
         Cells per mini-batch (128).
     max_epochs
-        Epochs; None: ``min(round(20000 / n_cells * 400), 400)`` as scvi-tools.
+        Cap on epochs; None: ``min(round(20000 / n_cells * 400), 400)`` as scvi-tools.
     validation_fraction
         Fraction of each population held out (seeded) for the validation loss, early stopping and
         the monitored MMD^2 (0.1 as scvi-tools' ``train_size=0.9``).
     early_stopping
-        Stop when the validation loss has not improved for ``patience`` epochs, and restore the
-        weights of the best epoch (the original keeps the last weights).
+        Stop when the validation loss has not improved by more than ``min_delta`` for
+        ``patience`` epochs, and restore the weights of the best epoch (default True; the
+        original trains for all epochs and keeps the last weights).
     patience
         Epochs without improvement before stopping (25).
+    min_delta
+        Smallest decrease of the validation loss (mean per cell) that counts as an improvement.
     eval_every
         Compute the validation MMD^2 every this many epochs (and at the last one).
     n_threads
@@ -171,20 +175,25 @@ class ScGen(PerturbationModel):
     random_state
         Seed for initialisation, split, batches, sampling, dropout and cell-type balancing.
     progress
-        Progress bar over epochs (None: follow ``TRACKABILITY_PROGRESS``).
+        Progress bar over epochs.
 
     Attributes
     ----------
     delta_ : ndarray of shape (n_latent,)
         Mean latent code of (balanced) treated minus control cells.
     history_ : pandas.DataFrame
-        One row per epoch: ``epoch``, ``train_loss``, ``val_loss`` (mean per-cell loss),
-        ``val_mmd2`` (MMD^2 between predicted validation control cells and validation treated
-        cells, every ``eval_every`` epochs; NaN otherwise).
-    best_epoch_ : int
+        One row per epoch: ``step`` (the epoch), ``train_loss``, ``val_score`` (the validation
+        loss that early stopping watches), ``val_loss`` (mean per-cell loss), ``val_mmd2``
+        (MMD^2 between predicted validation control cells and validation treated cells, every
+        ``eval_every`` epochs; NaN otherwise).
+    best_epoch_, best_step_ : int
         Epoch whose weights are kept (the last one without early stopping).
-    n_epochs_ : int
+    n_iter_, n_epochs_ : int
         Epochs run.
+    stopped_early_ : bool
+        Whether early stopping (not ``max_epochs``) ended training.
+    stop_reason_ : str
+        ``"early_stopping"`` or ``"max_epochs"``.
     gamma_ : float
         RBF bandwidth of the monitored MMD^2 (median heuristic on the training split).
     n_train_, n_val_ : list of int
@@ -211,7 +220,11 @@ class ScGen(PerturbationModel):
         "latent_target_mean_",
         "history_",
         "best_epoch_",
+        "best_step_",
         "n_epochs_",
+        "n_iter_",
+        "stopped_early_",
+        "stop_reason_",
         "gamma_",
         "n_train_",
         "n_val_",
@@ -234,14 +247,14 @@ class ScGen(PerturbationModel):
         batch_size: int = 128,
         max_epochs: int | None = None,
         validation_fraction: float = 0.1,
-        early_stopping: bool = False,
+        early_stopping: bool = True,
         patience: int = 25,
+        min_delta: float = 0.0,
         eval_every: int = 10,
         n_threads: int | None = None,
         random_state: Any = 0,
-        progress: bool | None = None,
+        progress: bool = False,
     ) -> None:
-        require_torch(type(self).__name__)
         self.n_latent = n_latent
         self.n_hidden = n_hidden
         self.n_layers = n_layers
@@ -255,10 +268,16 @@ class ScGen(PerturbationModel):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience
+        self.min_delta = min_delta
         self.eval_every = eval_every
         self.n_threads = n_threads
         self.random_state = random_state
         self.progress = progress
+
+    @classmethod
+    def check_dependencies(cls) -> None:
+        """Raise ``ImportError`` with the install command when torch is missing (run by ``fit``)."""
+        require_torch(cls.__name__)
 
     @classmethod
     def protein_panel(cls, **overrides: Any) -> ScGen:
@@ -282,6 +301,15 @@ class ScGen(PerturbationModel):
         check_positive(self.adam_eps, "adam_eps")
         check_positive(self.kl_weight, "kl_weight", allow_zero=True)
         check_positive(self.weight_decay, "weight_decay", allow_zero=True)
+        check_positive(self.min_delta, "min_delta", allow_zero=True)
+        if self.batch_size < 2:
+            raise ValueError(
+                f"batch_size must be at least 2 for ScGen; got {self.batch_size!r}. Its "
+                "BatchNorm layers cannot train on one cell per batch (every batch would be "
+                "skipped and the network would never train)."
+            )
+        check_flag(self.early_stopping, "early_stopping")
+        check_flag(self.progress, "progress", allow_none=True)
         check_fraction(self.dropout, "dropout")
         check_fraction(self.validation_fraction, "validation_fraction")
         if self.early_stopping and self.validation_fraction == 0:
@@ -308,6 +336,7 @@ class ScGen(PerturbationModel):
         """
         import pandas as pd
 
+        require_torch(type(self).__name__)
         self._validate_params()
         lab_s = _check_labels(source_labels, source.shape[0], "source_labels")
         lab_t = _check_labels(target_labels, target.shape[0], "target_labels")
@@ -343,6 +372,7 @@ class ScGen(PerturbationModel):
             bs = int(self.batch_size)
             best: tuple[float, int, dict] | None = None
             since_best = 0
+            stop_reason = "max_epochs"
             bar = progress_bar(total=epochs, desc="ScGen", progress=self.progress)
             for epoch in range(1, epochs + 1):
                 vae.train()
@@ -365,9 +395,16 @@ class ScGen(PerturbationModel):
                         )
                     total += value * idx.size
                     count += idx.size
+                if count == 0:
+                    bar.close()
+                    raise ValueError(
+                        f"ScGen trained on no mini-batch in epoch {epoch}: {perm.size} training "
+                        f"cells with batch_size={bs}; pass more cells or a batch_size >= 2."
+                    )
                 row: dict[str, float] = {
-                    "epoch": epoch,
-                    "train_loss": total / max(count, 1),
+                    "step": epoch,
+                    "train_loss": total / count,
+                    "val_score": np.nan,
                     "val_loss": np.nan,
                     "val_mmd2": np.nan,
                 }
@@ -375,6 +412,7 @@ class ScGen(PerturbationModel):
                 if xv.shape[0] > 0:
                     with torch.no_grad():
                         row["val_loss"] = float(vae.loss(xv, self.kl_weight).mean())
+                    row["val_score"] = row["val_loss"]
                 is_last = epoch == epochs
                 if have_mmd and (epoch % self.eval_every == 0 or is_last):
                     delta = self._latent_mean(torch, vae, target[t_tr]) - self._latent_mean(
@@ -385,12 +423,17 @@ class ScGen(PerturbationModel):
                 rows.append(row)
                 bar.update(1)
                 if self.early_stopping:
-                    if best is None or row["val_loss"] < best[0]:
-                        best = (row["val_loss"], epoch, copy_state(vae))
+                    score = row["val_score"]
+                    finite = bool(np.isfinite(score))  # a NaN score never becomes the best
+                    improved = finite and (best is None or score < best[0] - self.min_delta)
+                    if finite and (best is None or score < best[0]):
+                        best = (score, epoch, copy_state(vae))
+                    if improved:
                         since_best = 0
                     else:
                         since_best += 1
                         if since_best >= self.patience:
+                            stop_reason = "early_stopping"
                             break
             bar.close()
             if self.early_stopping and best is not None:
@@ -409,8 +452,14 @@ class ScGen(PerturbationModel):
             self.latent_target_mean_ = self._latent_mean(torch, vae, target[idx_t])
         self.delta_ = self.latent_target_mean_ - self.latent_source_mean_
         self.vae_ = vae
-        self.history_ = pd.DataFrame(rows, columns=["epoch", "train_loss", "val_loss", "val_mmd2"])
-        self.n_epochs_ = len(rows)
+        self.history_ = pd.DataFrame(
+            rows, columns=["step", "train_loss", "val_score", "val_loss", "val_mmd2"]
+        )
+        self.history_["step"] = self.history_["step"].astype(int)
+        self.n_epochs_ = self.n_iter_ = len(rows)
+        self.best_step_ = self.best_epoch_
+        self.stop_reason_ = stop_reason
+        self.stopped_early_ = stop_reason == "early_stopping"
         self.n_train_ = [int(s_tr.size), int(t_tr.size)]
         self.n_val_ = [int(s_val.size), int(t_val.size)]
         self.val_source_index_, self.val_target_index_ = s_val, t_val

@@ -12,6 +12,7 @@ _LAZY = {
     "plot_metric_panels": "trackability.plotting.comparison",
     "plot_phase_heatmap": "trackability.plotting.phase",
     "plot_recovery_curves": "trackability.plotting.phase",
+    "plot_nfkb_phase": "trackability.plotting.diagnostics",
     "plot_phase_with_delta": "trackability.plotting.diagnostics",
     "plot_trackable_region": "trackability.plotting.diagnostics",
     "plot_training_dynamics": "trackability.plotting.training",

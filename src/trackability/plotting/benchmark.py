@@ -12,16 +12,12 @@ from typing import Any
 
 import numpy as np
 
-#: Axis labels of the metrics.
-METRIC_LABELS = {
-    "mmd2": "MMD² (unbiased, train-median γ)",
-    "mmd2_cellot": "MMD² (biased, CellOT γ set)",
-    "energy": "energy distance",
-    "w2": "W2 distance",
-    "mean_r2": "R² of feature means",
-    "mean_pearson": "Pearson r of feature means",
-    "rmse_paired": "paired RMSE to the true map",
-}
+from trackability.metrics.registry import label as _label
+from trackability.metrics.registry import metric_names as _metric_names
+from trackability.plotting._axes import subplots
+
+#: Axis labels of the metrics (from the metric registry).
+METRIC_LABELS = {name: _label(name) for name in _metric_names()}
 
 #: Fixed colours so a method keeps its colour across figures.
 METHOD_COLORS = {
@@ -170,6 +166,7 @@ def plot_metric_vs_gap(
     methods: Sequence[str] | None = None,
     log: bool = True,
     logx: bool | None = None,
+    ax: Any = None,
     path: str | os.PathLike | None = None,
 ) -> Any:
     """``metric`` (mean +- sd over seeds) against the gap, one line per method, a panel per facet.
@@ -196,6 +193,8 @@ def plot_metric_vs_gap(
         Log-scaled y axis (when every value is positive).
     logx
         Log-scaled gap axis (default: when every gap is positive and they span > 1.5 decades).
+    ax
+        Axes to draw into (one per panel, row-major); default: a new figure.
     path
         Save the figure there when given.
 
@@ -204,16 +203,14 @@ def plot_metric_vs_gap(
     matplotlib.figure.Figure
 
     """
-    import matplotlib.pyplot as plt
-
     df = _ok(results, metric)
     if gap not in df.columns:
         raise ValueError(f"results have no gap column {gap!r}; is this a sweep?")
     facets = [None] if facet is None or facet not in df.columns else sorted(df[facet].unique())
     methods = list(methods) if methods is not None else list(dict.fromkeys(df["method"]))
     colors = _colors(methods)
-    fig, axes = plt.subplots(1, len(facets), figsize=(4.2 * len(facets) + 0.8, 3.8),
-                             squeeze=False, sharey=True, constrained_layout=True)
+    fig, axes = subplots(ax, 1, len(facets), figsize=(4.2 * len(facets) + 0.8, 3.8),
+                         sharey=True, constrained_layout=True)
     use_log = log and bool(np.all(df[metric].astype(float) > 0))
     gaps = df[gap].astype(float).to_numpy()
     if logx is None:

@@ -10,6 +10,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from trackability.plotting._axes import subplots
+
 
 def plot_metric_panels(
     results: Any,
@@ -17,6 +19,7 @@ def plot_metric_panels(
     *,
     methods: Sequence[str] | None = None,
     title: str | None = None,
+    ax: Any = None,
     path: str | os.PathLike | None = None,
 ) -> Any:
     """One panel per metric: every method's mean +- sd over seeds, grouped by task.
@@ -32,6 +35,8 @@ def plot_metric_panels(
         Order (and subset) of methods; default the order of the table.
     title
         Figure title.
+    ax
+        Axes to draw into (one per panel, row-major); default: a new figure.
     path
         Save the figure there (PNG, 150 dpi).
 
@@ -40,7 +45,6 @@ def plot_metric_panels(
     matplotlib.figure.Figure
 
     """
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     from trackability.plotting.benchmark import METRIC_LABELS, plot_method_comparison
@@ -53,8 +57,8 @@ def plot_metric_panels(
     missing = [c for c in ("task", "method", "seed", *metrics) if c not in results.columns]
     if missing:
         raise ValueError(f"results is missing column(s) {missing}.")
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.9 * len(metrics) + 1.6, 4.0),
-                             squeeze=False, constrained_layout=True)
+    fig, axes = subplots(ax, 1, len(metrics), figsize=(3.9 * len(metrics) + 1.6, 4.0),
+                         constrained_layout=True)
     for k, (ax, metric) in enumerate(zip(axes[0], metrics, strict=True)):
         plot_method_comparison(results, metric, methods=methods, ax=ax)
         ax.set_title(METRIC_LABELS.get(metric, metric), fontsize=10)

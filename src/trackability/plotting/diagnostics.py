@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from trackability.plotting._axes import subplots
+
 _TITLES = {
     "seed_faithful": "original generator (seed-faithful, non-centred E)",
     "centered": "centred generator (zero-mean E)",
@@ -153,6 +155,7 @@ def plot_phase_with_delta(
     deltas: Any,
     *,
     title: str | None = None,
+    ax: Any = None,
     path: str | os.PathLike | None = None,
 ) -> Any:
     """The empirical phase diagram of LAOT with the computed critical gaps overlaid.
@@ -170,6 +173,8 @@ def plot_phase_with_delta(
         recovery).
     title
         Figure title.
+    ax
+        Axes to draw into (one per panel, row-major); default: a new figure.
     path
         Save the figure there (150 dpi).
 
@@ -178,7 +183,6 @@ def plot_phase_with_delta(
     matplotlib.figure.Figure
 
     """
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     for name, tab, cols in (("phase", phase, ("d", "gap", "recovery")), ("deltas", deltas, ("d", "Delta"))):
@@ -190,8 +194,7 @@ def plot_phase_with_delta(
         if tab.empty:
             raise ValueError(f"{name} is empty; nothing to plot.")
     gens = list(dict.fromkeys(phase["generator"])) if "generator" in phase.columns else [None]
-    fig, axes = plt.subplots(1, len(gens), figsize=(6.4 * len(gens) + 0.8, 5.1), squeeze=False,
-                             layout="constrained")
+    fig, axes = subplots(ax, 1, len(gens), figsize=(6.4 * len(gens) + 0.8, 5.1), layout="constrained")
     mesh = None
     for ax, g in zip(axes[0], gens, strict=True):
         sub = phase if g is None else phase[phase["generator"] == g]
@@ -249,4 +252,76 @@ def plot_phase_with_delta(
     fig.suptitle(title or "LAOT phase transition with the computed critical gap Δ", fontsize=11)
     if path is not None:
         fig.savefig(path, dpi=150)
+    return fig
+
+
+def plot_nfkb_phase(
+    table: Any,
+    *,
+    sizes: Sequence[int],
+    doses: Sequence[float] | None = None,
+    ax: Any = None,
+) -> Any:
+    """Phase diagram on tracked cells: measured recovery vs gap and cells per matching, per dose.
+
+    Parameters
+    ----------
+    table
+        One row per (dose, gap) with ``dose``, ``gap_min``, ``meas_<m>`` (measured recovery at
+        ``m`` cells per matching), ``measured_n50`` and ``predicted_n50`` (as written by
+        ``benchmarks/diagnostics_recoverability.py``).
+    sizes
+        The numbers of cells of the ``meas_<m>`` columns.
+    doses
+        Doses to draw (default: every dose of the table), one panel each.
+    ax
+        A matplotlib Axes (one dose) or a sequence of Axes (one per dose); default: a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Colour: measured recovery; black line: measured 50 % boundary; dashed red: predicted
+        50 % boundary (:func:`~trackability.diagnostics.estimate_recoverability`).
+
+    """
+    import matplotlib.pyplot as plt
+
+    doses = sorted(set(table["dose"])) if doses is None else list(doses)
+    if ax is None:
+        cols = min(4, len(doses))
+        rows = int(np.ceil(len(doses) / cols))
+        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False,
+                                 constrained_layout=True)
+        axes = list(axes.ravel())
+    else:
+        axes = list(ax) if isinstance(ax, Sequence | np.ndarray) else [ax]
+        if len(axes) < len(doses):
+            raise ValueError(f"ax holds {len(axes)} Axes for {len(doses)} doses.")
+        fig = axes[0].figure
+    sizes = list(sizes)
+    im = None
+    for a, dose in zip(axes, doses, strict=False):
+        sub = table[table["dose"] == dose].sort_values("gap_min")
+        gaps = sub["gap_min"].to_numpy(dtype=float)
+        z = np.array([[row[f"meas_{m}"] for m in sizes] for _, row in sub.iterrows()])
+        im = a.pcolormesh(np.arange(len(sizes) + 1) - 0.5, np.arange(len(gaps) + 1) - 0.5, z,
+                          vmin=0, vmax=1, cmap="viridis", shading="flat")
+
+        def pos(v: np.ndarray) -> np.ndarray:
+            return np.interp(np.log(np.asarray(v, float)), np.log(sizes), np.arange(len(sizes)),
+                             left=-0.5, right=len(sizes) - 0.5)
+
+        a.plot(pos(sub["measured_n50"]), np.arange(len(gaps)), "k-o", ms=3, label="measured 50 %")
+        a.plot(pos(sub["predicted_n50"].clip(upper=max(sizes))), np.arange(len(gaps)), "r--s", ms=3,
+               label="predicted 50 %")
+        a.set_xticks(range(len(sizes)), [str(m) for m in sizes], fontsize=7)
+        a.set_yticks(range(len(gaps)), [f"{g:g}" for g in gaps], fontsize=7)
+        a.set_title(f"TNF {dose:g} ng/ml", fontsize=9)
+        a.set_xlabel("cells per matching", fontsize=8)
+        a.set_ylabel("gap (min)", fontsize=8)
+    for a in axes[len(doses):]:
+        a.set_visible(False)
+    axes[0].legend(fontsize=6.5, loc="upper right")
+    if im is not None:
+        fig.colorbar(im, ax=axes[: len(doses)], shrink=0.8, label="fraction recovered")
     return fig

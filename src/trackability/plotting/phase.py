@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from trackability.plotting._axes import subplots
+
 #: Panel titles of the generators written by :func:`~trackability.experiments.phase_transition`.
 GENERATOR_TITLES = {
     "seed_faithful": "original generator (seed-faithful, non-centred E)",
@@ -137,6 +139,7 @@ def plot_phase_heatmap(
     annotate: bool | None = None,
     cmap: str = "viridis",
     title: str | None = None,
+    ax: Any = None,
     path: str | os.PathLike | None = None,
 ) -> Any:
     """Heatmap of the recovery rate over dimension d (rows) and gap (columns).
@@ -157,6 +160,8 @@ def plot_phase_heatmap(
         Matplotlib colormap (range fixed to [0, 1] so panels compare).
     title
         Figure title.
+    ax
+        Axes to draw into (one per panel, row-major); default: a new figure.
     path
         Save the figure there (PNG, 150 dpi).
 
@@ -165,16 +170,14 @@ def plot_phase_heatmap(
     matplotlib.figure.Figure
 
     """
-    import matplotlib.pyplot as plt
-
     table = _check_table(table, value)
     gens = _generators(table)
     n_gap = max(
         (table if g is None else table[table["generator"] == g])["gap"].nunique() for g in gens
     )
     width = max(4.2, 0.38 * n_gap + 1.4)
-    fig, axes = plt.subplots(1, len(gens), figsize=(width * len(gens) + 1.2, 4.8), squeeze=False,
-                             constrained_layout=True)
+    fig, axes = subplots(ax, 1, len(gens), figsize=(width * len(gens) + 1.2, 4.8),
+                         constrained_layout=True)
     im = None
     for ax, g in zip(axes[0], gens, strict=True):
         sub = table if g is None else table[table["generator"] == g]
@@ -200,6 +203,7 @@ def plot_recovery_curves(
     log_gap: bool = True,
     band: str = "se",
     title: str | None = None,
+    ax: Any = None,
     path: str | os.PathLike | None = None,
 ) -> Any:
     """Recovery rate against the gap, one line per dimension d (a panel per generator).
@@ -218,6 +222,8 @@ def plot_recovery_curves(
         ``recovery_sd`` and ``trials``), ``"sd"`` (standard deviation over trials) or ``"none"``.
     title
         Figure title.
+    ax
+        Axes to draw into (one per panel, row-major); default: a new figure.
     path
         Save the figure there (PNG, 150 dpi).
 
@@ -227,7 +233,6 @@ def plot_recovery_curves(
 
     """
     import matplotlib
-    import matplotlib.pyplot as plt
 
     table = _check_table(table)
     if band not in ("se", "sd", "none"):
@@ -245,8 +250,8 @@ def plot_recovery_curves(
         all_dims = list(dims)
     cmap = matplotlib.colormaps["viridis"]
     colors = {d: cmap(0.9 * k / max(len(all_dims) - 1, 1)) for k, d in enumerate(all_dims)}
-    fig, axes = plt.subplots(1, len(gens), figsize=(5.6 * len(gens), 4.2), squeeze=False,
-                             sharey=True, constrained_layout=True)
+    fig, axes = subplots(ax, 1, len(gens), figsize=(5.6 * len(gens), 4.2), sharey=True,
+                         constrained_layout=True)
     for ax, g in zip(axes[0], gens, strict=True):
         sub = table if g is None else table[table["generator"] == g]
         gaps_all = np.sort(sub["gap"].astype(float).unique())

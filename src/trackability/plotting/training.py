@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from trackability.plotting._axes import subplots
 from trackability.plotting.benchmark import METHOD_COLORS
 
 #: Panel titles of the methods.
@@ -91,6 +92,7 @@ def plot_training_dynamics(
     losses: bool = True,
     mmd_scale: str = "symlog",
     title: str | None = None,
+    ax: Any = None,
     path: str | os.PathLike | None = None,
 ) -> Any:
     """Train (solid) vs validation (dashed) curves for each method, one column per method.
@@ -113,6 +115,8 @@ def plot_training_dynamics(
         converged values are readable) or ``"linear"``.
     title
         Figure title.
+    ax
+        Axes to draw into (one per panel, row-major); default: a new figure.
     path
         If given, save the figure there (format from the suffix).
 
@@ -121,8 +125,6 @@ def plot_training_dynamics(
     matplotlib.figure.Figure
 
     """
-    import matplotlib.pyplot as plt
-
     if mmd_scale not in ("symlog", "linear"):
         raise ValueError(f"mmd_scale must be 'symlog' or 'linear'; got {mmd_scale!r}.")
     if not isinstance(histories, Mapping) or not histories:
@@ -135,9 +137,7 @@ def plot_training_dynamics(
         "train_loss" in h.columns and h["train_loss"].notna().any() for h in tables.values()
     )
     nrows, ncols = (2 if has_loss else 1), len(tables)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(3.8 * ncols + 0.6, 3.0 * nrows + 0.6), squeeze=False
-    )
+    fig, axes = subplots(ax, nrows, ncols, figsize=(3.8 * ncols + 0.6, 3.0 * nrows + 0.6))
     for ax in axes[0, 1:]:  # MMD^2 rows share one scale; objectives keep their own
         ax.sharey(axes[0, 0])
     for j, (name, h) in enumerate(tables.items()):

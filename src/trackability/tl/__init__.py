@@ -1,11 +1,19 @@
-"""AnnData front (scanpy-style ``tl``): fit a perturbation model on an AnnData, write results back.
+"""AnnData front (scanpy-style ``tl``): fit once, predict anywhere, score, diagnose, match.
 
-``trackability.tl.fit_predict(adata, "laot", groupby="condition", source="control",
-target="stimulated")`` writes the predictions to ``adata.obsm["X_trackability"]``, the LAOT
-matching to ``adata.obs``, and the parameters, fitted map and diagnostics to
-``adata.uns["trackability"]``. anndata is imported only when these functions run.
+>>> import trackability as tk
+>>> model = tk.tl.fit(adata, "laot", groupby="condition", control="control",
+...                   treated="stimulated", use_rep="X_pca")          # doctest: +SKIP
+>>> pred = tk.tl.predict(model, held_out)      # a new AnnData of predicted cells   # doctest: +SKIP
+>>> tk.tl.score(pred, held_out)                # tidy DataFrame, benchmark metrics  # doctest: +SKIP
+
+anndata is imported only when these functions run.
 """
 
-from trackability.tl.predict import fit_predict, score_prediction
+from trackability.tl.diagnose import diagnose
+from trackability.tl.fit import FittedModel, fit
+from trackability.tl.match import match, transition_table
+from trackability.tl.predict import fit_predict, predict
+from trackability.tl.score import METRICS, score
 
-__all__ = ["fit_predict", "score_prediction"]
+__all__ = ["METRICS", "FittedModel", "diagnose", "fit", "fit_predict", "match", "predict", "score",
+           "transition_table"]

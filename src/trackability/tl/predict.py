@@ -1,75 +1,109 @@
-"""Fit a perturbation model on two groups of an AnnData and write the results back (scanpy style)."""
+"""``tl.predict``: predicted treated cells of new control cells, as a new AnnData."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from trackability._validation import check_array
-from trackability._version import provenance
+from trackability.tl._anndata import check_adata, check_key
+from trackability.tl.fit import FittedModel, fit
+
+#: Label of predicted cells in the condition column.
+PREDICTED = "predicted"
 
 
-def _get_matrix(adata: Any, use_rep: str | None, layer: str | None) -> tuple[np.ndarray, list[str]]:
-    if use_rep is not None and layer is not None:
-        raise ValueError("pass either use_rep or layer, not both.")
-    if use_rep is not None:
-        if use_rep == "X":
-            x, names = adata.X, list(map(str, adata.var_names))
-        elif use_rep in adata.obsm:
-            x = adata.obsm[use_rep]
-            names = [f"{use_rep}_{i}" for i in range(np.shape(x)[1])]
-        else:
-            raise KeyError(f"use_rep={use_rep!r} is not in adata.obsm (keys: {list(adata.obsm)}).")
-    elif layer is not None:
-        if layer not in adata.layers:
-            raise KeyError(f"layer={layer!r} is not in adata.layers (keys: {list(adata.layers)}).")
-        x, names = adata.layers[layer], list(map(str, adata.var_names))
-    else:
-        x, names = adata.X, list(map(str, adata.var_names))
-    where = f"adata.obsm[{use_rep!r}]" if use_rep not in (None, "X") else (
-        f"adata.layers[{layer!r}]" if layer else "adata.X")
-    return check_array(x, where), names
+def predict(
+    model: FittedModel,
+    adata: Any,
+    *,
+    only_control: bool = True,
+    predicted_label: str = PREDICTED,
+    key_added: str | None = None,
+) -> Any:
+    """Predict the treated state of the cells of ``adata``; return them as a new AnnData.
 
+    Parameters
+    ----------
+    model
+        A model returned by :func:`~trackability.tl.fit`.
+    adata
+        AnnData with the features the model was fitted on: the same genes (``X`` or the layer) and,
+        for a model fitted on ``use_rep``, that ``obsm`` entry (or the genes and the loadings, to
+        project them).
+    only_control
+        If ``adata.obs`` has the fitted ``groupby`` column, predict only the cells labelled with
+        the fitted control label (all cells when the column is absent). False: every cell.
+    predicted_label
+        Value of the condition column (``obs[groupby]``) of the predicted cells.
+    key_added
+        ``uns`` key of the record in the result (default: the model's ``key_added``).
 
-def _group_masks(adata: Any, groupby: str, source: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
-    if groupby not in adata.obs.columns:
-        raise KeyError(
-            f"groupby={groupby!r} is not a column of adata.obs (columns: {list(adata.obs.columns)})."
+    Returns
+    -------
+    anndata.AnnData
+        One predicted cell per input control cell: ``obs`` copied from the input cells, with
+        ``obs[groupby] = predicted_label`` and ``obs[key + "_from"]`` the input ``obs_name``
+        (``obs_names`` get a ``"-predicted"`` suffix, so ``anndata.concat`` with the observed
+        cells keeps them unique). ``X`` holds genes (``var`` copied) when the model was fitted on
+        genes, on ``X_pca`` with ``varm["PCs"]``, or through an invertible ``preprocess``; otherwise
+        the model's features. ``obsm[use_rep]`` holds the prediction in the fitted embedding.
+        ``uns[key]`` records the model's fit (``params``, ``gamma``, ``space``). No NaN anywhere:
+        the result goes straight into ``anndata.concat`` and ``sc.pp.neighbors``.
+
+    """
+    import anndata as ad
+    import pandas as pd
+
+    if not isinstance(model, FittedModel):
+        raise TypeError(
+            f"model must be the result of trackability.tl.fit; got {type(model).__name__}. For a "
+            "bare estimator use its own predict(array)."
         )
-    col = adata.obs[groupby].astype(str).to_numpy()
-    present = sorted(set(col))
-    masks = []
-    for arg, val in (("source", source), ("target", target)):
-        m = col == str(val)
-        if m.sum() < 2:
+    check_adata(adata)
+    key = check_key(key_added if key_added is not None else model.key_added, "key_added")
+    if not isinstance(predicted_label, str) or not predicted_label:
+        raise ValueError(f"predicted_label must be a non-empty string; got {predicted_label!r}.")
+    groupby, control = model.params["groupby"], model.params["control"]
+    cells = adata
+    if only_control and groupby in adata.obs.columns:
+        mask = adata.obs[groupby].astype(str).to_numpy() == control
+        if not mask.any():
             raise ValueError(
-                f"{arg}={val!r}: {int(m.sum())} cell(s) in adata.obs[{groupby!r}] (needs >= 2); "
-                f"groups present: {present}."
+                f"adata has no cell with obs[{groupby!r}] == {control!r} to predict from (groups: "
+                f"{sorted(set(adata.obs[groupby].astype(str)))}); pass only_control=False to "
+                "predict every cell."
             )
-        masks.append(m)
-    if str(source) == str(target):
-        raise ValueError("source and target must be different groups.")
-    return masks[0], masks[1]
-
-
-def _jsonish(v: Any) -> Any:
-    """Values that AnnData can write to .uns (h5ad): arrays, numbers, strings, dicts thereof."""
-    if isinstance(v, dict):
-        return {str(k): _jsonish(x) for k, x in v.items() if x is not None}
-    if isinstance(v, list | tuple):
-        try:
-            arr = np.asarray(v)
-            if arr.dtype != object:
-                return arr
-        except ValueError:
-            pass
-        return {str(i): _jsonish(x) for i, x in enumerate(v)}
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, bool | int | float | str | np.ndarray):
-        return v
-    return str(v)
+        cells = adata[mask]
+    space = model.space
+    z = space.model_input(cells)
+    z_pred = np.asarray(model.model.predict(z), dtype=np.float64)
+    x_out, names = space.output(cells, z, z_pred)
+    if not np.all(np.isfinite(x_out)):
+        raise FloatingPointError(
+            f"{model.method} predicted {int((~np.isfinite(x_out)).sum())} non-finite value(s); the "
+            "model did not train (check its history_)."
+        )
+    obs = cells.obs.copy()
+    stale = [c for c in obs.columns if str(c).startswith(f"{model.key_added}_partner")]
+    obs = obs.drop(columns=stale)  # partners of the fitted cells, not of the predicted ones
+    obs[f"{key}_from"] = np.asarray(cells.obs_names, dtype=str)
+    if groupby in obs.columns or only_control:
+        obs[groupby] = pd.Categorical([predicted_label] * cells.n_obs)
+    obs.index = pd.Index([f"{n}-{predicted_label}" for n in cells.obs_names])
+    if names == space.var_names and len(names) == cells.n_vars:
+        var = cells.var.copy()
+    else:
+        var = pd.DataFrame(index=pd.Index(list(names)))
+    out = ad.AnnData(np.asarray(x_out, dtype=np.float64), obs=obs, var=var)
+    if space.in_rep:
+        out.obsm[space.use_rep] = z_pred
+    elif space.preprocessor is not None:
+        out.obsm[f"X_{key}"] = z_pred
+    out.uns[key] = {"params": dict(model.params), "gamma": model.gamma, "space": space.record(),
+                    "method": model.method, "predicted_label": predicted_label}
+    return out
 
 
 def fit_predict(
@@ -77,171 +111,35 @@ def fit_predict(
     method: str | Any = "laot",
     *,
     groupby: str,
-    source: Any,
-    target: Any,
-    params: dict[str, Any] | None = None,
-    use_rep: str | None = None,
-    layer: str | None = None,
+    control: Any = None,
+    treated: Any = None,
+    source: Any = None,
+    target: Any = None,
     key_added: str = "trackability",
-    random_state: Any = 0,
-    diagnostics: bool = False,
-    copy: bool = False,
+    **kwargs: Any,
 ) -> Any:
-    """Fit ``method`` from the ``source`` cells to the ``target`` cells and store the results.
+    """:func:`~trackability.tl.fit` then :func:`predict` on the same control cells (a convenience).
 
-    Parameters
-    ----------
-    adata
-        AnnData with cells of both groups.
-    method
-        A registered method name (``"identity"``, ``"meanshift"``, ``"laot"``, ``"cellot"``,
-        ``"compact_cellot"``, ``"scgen"``) or a model instance following the protocol.
-    groupby
-        Column of ``adata.obs`` that holds the groups.
-    source, target
-        The control and treated group names in ``adata.obs[groupby]``.
-    params
-        Hyper-parameters of the model (with a method name).
-    use_rep
-        Key of ``adata.obsm`` to use instead of ``adata.X`` (e.g. ``"X_pca"``); ``"X"`` for X.
-    layer
-        Key of ``adata.layers`` to use instead of ``adata.X``.
-    key_added
-        Prefix of every key written.
-    random_state
-        Seed passed to the model (when it takes one).
-    diagnostics
-        Also compute the (2, delta) restricted-isometry constant of the source cells (needs
-        ``trackability.diagnostics``; sampled above its pair limit).
-    copy
-        Work on a copy and return it; otherwise modify ``adata`` in place and return None.
-
-    Returns
-    -------
-    AnnData or None
-        With ``copy=True`` the modified copy. Written keys:
-
-        - ``obsm["X_<key_added>"]``: predicted treated state of every source cell (n_obs x d,
-          NaN for the other cells);
-        - ``obs["<key_added>_match"]`` (models with a matching, e.g. LAOT): the ``obs_name`` of the
-          matched cell of the other group ('' when unmatched or not in either group), and
-          ``obs["<key_added>_match_cost"]``: the cost of that pair in the fitted space;
-        - ``uns["<key_added>"]``: ``method``, ``params``, ``groupby``/``source``/``target``,
-          ``use_rep``/``layer``, ``n_source``/``n_target``, ``feature_names``, ``fitted`` (e.g.
-          ``W``, ``intercept``, ``n_iter``, ``converged``, ``objective``, ``history``),
-          ``matching_info`` (solver certificates), ``diagnostics`` and ``provenance``.
-
+    ``source`` / ``target`` are the former names of ``control`` / ``treated``; other keyword
+    arguments go to :func:`~trackability.tl.fit`. ``adata`` gets the fit's record (``uns``, partner
+    columns); the predicted cells come back as a new AnnData (in-sample: the model saw the
+    treated cells; for a held-out prediction fit on one AnnData and predict another).
     """
-    from trackability.experiments.methods import resolve_method
-
-    if copy:
-        adata = adata.copy()
-    x, names = _get_matrix(adata, use_rep, layer)
-    src_mask, tgt_mask = _group_masks(adata, groupby, source, target)
-    if isinstance(method, str):
-        cls = resolve_method(method)
-        kw = dict(params or {})
-        import inspect
-
-        init = set(inspect.signature(cls.__init__).parameters)
-        if "random_state" in init and "random_state" not in kw:
-            kw["random_state"] = random_state
-        model = cls(**kw)
-        name = method
-    else:
-        if params:
-            raise ValueError("params can only be given with a method name, not a model instance.")
-        model, name = method, type(method).__name__
-    xs, xt = x[src_mask], x[tgt_mask]
-    model.fit(xs, xt)
-    pred = np.asarray(model.predict(xs), dtype=np.float64)
-
-    full = np.full((adata.n_obs, pred.shape[1]), np.nan)
-    full[src_mask] = pred
-    adata.obsm[f"X_{key_added}"] = full
-
-    uns: dict[str, Any] = {
-        "method": name, "params": _jsonish(model.get_params() if hasattr(model, "get_params")
-                                           else {}),
-        "groupby": groupby, "source": str(source), "target": str(target),
-        "use_rep": use_rep or "", "layer": layer or "",
-        "n_source": int(src_mask.sum()), "n_target": int(tgt_mask.sum()),
-        "feature_names": np.asarray(names, dtype=object).astype(str),
-        "provenance": provenance(),
-    }
-    fitted: dict[str, Any] = {}
-    for attr in ("W_", "intercept_", "shift_", "n_iter_", "converged_", "objective_"):
-        if hasattr(model, attr):
-            fitted[attr.rstrip("_")] = _jsonish(getattr(model, attr))
-    hist = getattr(model, "history_", None)
-    if hist is not None and hasattr(hist, "to_dict"):
-        fitted["history"] = {str(c): np.asarray(hist[c]) for c in hist.columns}
-    uns["fitted"] = fitted
-
-    matching = getattr(model, "matching_", None)
-    if matching is not None:
-        obs_names = np.asarray(adata.obs_names, dtype=object)
-        src_ids, tgt_ids = np.flatnonzero(src_mask), np.flatnonzero(tgt_mask)
-        s_idx, t_idx = src_ids[matching.source], tgt_ids[matching.target]
-        match = np.full(adata.n_obs, "", dtype=object)
-        match[s_idx] = obs_names[t_idx]
-        match[t_idx] = obs_names[s_idx]
-        cost = np.full(adata.n_obs, np.nan)
-        diff = pred[matching.source] - xt[matching.target]
-        pair_cost = np.einsum("ij,ij->i", diff, diff)
-        if matching.cost_name == "euclidean":
-            pair_cost = np.sqrt(pair_cost)
-        cost[s_idx] = pair_cost
-        cost[t_idx] = pair_cost
-        adata.obs[f"{key_added}_match"] = match.astype(str)
-        adata.obs[f"{key_added}_match_cost"] = cost
-        uns["matching_info"] = _jsonish({"cost": matching.cost, "cost_name": matching.cost_name,
-                                         "method": matching.method, **dict(matching.info)})
-    if diagnostics:
-        uns["diagnostics"] = _diagnostics(xs)
-    adata.uns[key_added] = uns
-    return adata if copy else None
-
-
-def _diagnostics(xs: np.ndarray) -> dict[str, Any]:
-    try:
-        from trackability.diagnostics.rip import rip
-    except ImportError:  # pragma: no cover
-        return {"available": False}
-    r = rip(xs, 2, progress=False)
-    return _jsonish({"available": True, **r.to_dict()})
-
-
-def score_prediction(
-    adata: Any,
-    key_added: str = "trackability",
-    *,
-    use_rep: str | None = None,
-    layer: str | None = None,
-    gamma: float | None = None,
-) -> dict[str, float]:
-    """Distances between the predicted cells of :func:`fit_predict` and the observed target cells.
-
-    Uses the same metric code as the benchmark (unbiased MMD^2, energy distance, mean R^2). Note
-    that here the model was fitted on these very target cells (in-sample); for an honest held-out
-    score use :func:`trackability.experiments.bench.run_benchmark`. The result is also stored in
-    ``adata.uns[key_added]["score"]``.
-    """
-    from trackability.metrics import energy_distance, mean_r2, median_heuristic_gamma, mmd2
-
-    if key_added not in adata.uns or f"X_{key_added}" not in adata.obsm:
-        raise KeyError(f"no fit_predict results under key_added={key_added!r}; run fit_predict.")
-    info = adata.uns[key_added]
-    x, _ = _get_matrix(adata, use_rep if use_rep is not None else (info.get("use_rep") or None),
-                       layer if layer is not None else (info.get("layer") or None))
-    src, tgt = _group_masks(adata, info["groupby"], info["source"], info["target"])
-    pred_all = np.asarray(adata.obsm[f"X_{key_added}"])
-    pred = pred_all[~np.isnan(pred_all).any(axis=1)]
-    obs = x[tgt]
-    # bandwidth from the observed cells the model was fitted on (source + target), as in bench
-    g = gamma if gamma is not None else median_heuristic_gamma(x[src], obs, max_samples=2000,
-                                                               random_state=0)
-    out = {"mmd2": mmd2(pred, obs, gamma=g), "energy": energy_distance(pred, obs),
-           "mean_r2": mean_r2(pred, obs), "gamma": float(g), "in_sample": True}
-    info["score"] = out
-    return out
+    if control is None:
+        control = source
+    elif source is not None:
+        raise ValueError("pass control (or its former name source), not both.")
+    if treated is None:
+        treated = target
+    elif target is not None:
+        raise ValueError("pass treated (or its former name target), not both.")
+    if control is None or treated is None:
+        raise TypeError("fit_predict needs control=... and treated=... (the two labels in "
+                        "adata.obs[groupby]).")
+    if "copy" in kwargs:
+        warnings.warn("fit_predict(copy=...) is gone: adata gets only the record; the predictions "
+                      "are the returned AnnData.", FutureWarning, stacklevel=2)
+        kwargs.pop("copy")
+    model = fit(adata, method, groupby=groupby, control=control, treated=treated,
+                key_added=key_added, **kwargs)
+    return predict(model, adata)

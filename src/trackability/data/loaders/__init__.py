@@ -18,7 +18,9 @@ from trackability.data.loaders.ap1 import (
 )
 from trackability.data.loaders.colo858 import COLO858_MARKERS, load_colo858_4i
 from trackability.data.loaders.fouri import FOURI_STUDY_DRUGS, FOURI_STUDY_FEATURES, load_4i
+from trackability.data.loaders.generic import load_anndata
 from trackability.data.loaders.kang import KANG_CELL_TYPES, load_kang
+from trackability.data.loaders.nfkb import NFKB_DOSES, NFKB_MINUTES, load_nfkb
 from trackability.data.loaders.sachs import (
     SACHS_CELL_COUNTS,
     SACHS_CONDITIONS,
@@ -32,12 +34,22 @@ from trackability.data.loaders.sciplex3 import (
     load_sciplex3,
     sciplex3_marker_genes,
 )
+from trackability.data.loaders.tables import (
+    BODENMILLER_PATIENTS,
+    load_bodenmiller,
+    load_chu,
+    load_kang3,
+    load_kouno,
+    load_serum,
+    load_wot2017,
+)
 from trackability.data.loaders.two_i import (
     TWO_I_CONTROL_DAY,
     TWO_I_TREATED_DAYS,
     dispersion_hvg,
     load_2i,
 )
+from trackability.data.loaders.weinreb import WEINREB_DAYS, clone_ids, load_weinreb
 
 __all__ = [
     "AP1_CONDITIONS",
@@ -46,10 +58,13 @@ __all__ = [
     "AP1_STUDY_CONTROL",
     "AP1_STUDY_FEATURES",
     "AP1_STUDY_TREATED",
+    "BODENMILLER_PATIENTS",
     "COLO858_MARKERS",
     "FOURI_STUDY_DRUGS",
     "FOURI_STUDY_FEATURES",
     "KANG_CELL_TYPES",
+    "NFKB_DOSES",
+    "NFKB_MINUTES",
     "SACHS_CELL_COUNTS",
     "SACHS_CONDITIONS",
     "SACHS_MARKERS",
@@ -58,14 +73,25 @@ __all__ = [
     "SCIPLEX3_STUDY_DRUGS",
     "TWO_I_CONTROL_DAY",
     "TWO_I_TREATED_DAYS",
+    "WEINREB_DAYS",
+    "clone_ids",
     "dispersion_hvg",
     "load_2i",
     "load_4i",
+    "load_anndata",
     "load_ap1",
+    "load_bodenmiller",
+    "load_chu",
     "load_colo858_4i",
     "load_kang",
+    "load_kang3",
+    "load_kouno",
+    "load_nfkb",
     "load_sachs",
     "load_sciplex3",
+    "load_serum",
+    "load_weinreb",
+    "load_wot2017",
     "parse_time_hours",
     "sciplex3_marker_genes",
 ]

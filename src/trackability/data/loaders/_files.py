@@ -55,7 +55,7 @@ def locate(
         ``default`` is always tried.
 
     """
-    p = resolve_data_path(path, default, what=what)
+    p = check_readable(resolve_data_path(path, default, what=what), what=what)
     if p.is_dir():
         candidates = [*names_in_folder, Path(default).name, str(Path(default))]
         for name in candidates:
@@ -74,6 +74,155 @@ def locate(
     return p
 
 
+class DataFileError(ValueError):
+    """A data file is unreadable or malformed; ``path`` is the file, the message says what is wrong."""
+
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def check_readable(path: Path, *, what: str) -> Path:
+    """Raise a PermissionError naming ``what`` and ``path`` when it cannot be read (or listed)."""
+    mode = os.R_OK | (os.X_OK if path.is_dir() else 0)
+    if not os.access(path, mode):
+        kind = "folder" if path.is_dir() else "file"
+        raise PermissionError(
+            f"{what}: the {kind} {path} cannot be read (permission denied); fix its permissions "
+            "or copy it somewhere readable and pass path=..."
+        )
+    return path
+
+
+def list_folder(folder: Path, *, what: str) -> list[Path]:
+    """The entries of ``folder`` (sorted), with a PermissionError naming it when it cannot be listed."""
+    check_readable(folder, what=what)
+    try:
+        return sorted(folder.iterdir())
+    except PermissionError as exc:
+        raise PermissionError(
+            f"{what}: the folder {folder} cannot be listed (permission denied): {exc}"
+        ) from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The whole (decompressed, for ``.gz``) content of a file."""
+    import gzip
+
+    if path.suffix.lower() == ".gz":
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    return path.read_bytes()
+
+
+def _line_of(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def read_csv(path: Path, *, what: str, sep: str | None = ",", **kwargs: Any) -> pd.DataFrame:
+    """Read a CSV (plain or ``.gz``) with errors that name the file and the problem.
+
+    Checked before pandas parses the text: read permission (PermissionError), a truncated or
+    corrupt gzip stream, an empty file, binary content (a NUL byte, or bytes that are not UTF-8,
+    with the line where they are), and a **partial last line** (no final newline and fewer fields
+    than the header: a copy cut off mid-row). A file cut exactly at a line boundary parses as a
+    shorter table: loaders of published files also check the published cell count (see
+    ``docs/datasets.md``).
+
+    Raises
+    ------
+    PermissionError
+        The file cannot be read.
+    DataFileError
+        (a ValueError) for every other problem; ``.path`` is the file.
+
+    """
+    import io
+
+    import pandas as pd
+
+    check_readable(path, what=what)
+    try:
+        raw = _read_bytes(path)
+    except PermissionError:
+        raise
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise DataFileError(
+            path, f"cannot be read (truncated or corrupt compressed file?): {type(exc).__name__}: {exc}"
+        ) from None
+    if not raw.strip():
+        raise DataFileError(path, "is empty.")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise DataFileError(path, f"is not a text CSV file (a NUL byte on line {_line_of(raw, nul)}).")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(
+            path, f"is not UTF-8 text (binary or corrupt file?): {exc.reason} on line "
+            f"{_line_of(raw, exc.start)}."
+        ) from None
+    if sep is not None and not text.endswith(("\n", "\r")):
+        lines = text.splitlines()
+        first, last = lines[0], lines[-1]
+        if len(lines) > 1 and last.count(sep) < first.count(sep):
+            raise DataFileError(
+                path, f"ends in a partial line ({last.count(sep) + 1} of {first.count(sep) + 1} "
+                f"fields, no final newline): the file is truncated."
+            )
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sep, **kwargs)
+    except Exception as exc:  # pandas ParserError, EmptyDataError, ...
+        raise DataFileError(path, f"cannot be parsed as CSV: {type(exc).__name__}: {exc}") from None
+
+
+def check_ids(
+    values: Any, name: str, allowed: Sequence[int] | None = None, *, allow_empty: bool = False
+) -> tuple[int, ...]:
+    """Validate a list of integer ids (e.g. Sachs ``conditions``): distinct whole numbers.
+
+    ``1.5``, ``"3"``, ``True`` or a bare number (not a list) are errors naming ``name``; so are ids
+    outside ``allowed`` (listed in the message).
+    """
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be a list of integer ids; got {type(values).__name__} {values!r}.")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            if isinstance(v, float | np.floating) and float(v).is_integer():
+                v = int(v)
+            else:
+                raise ValueError(f"{name} must hold whole-number ids; got {v!r} in {list(values)!r}.")
+        out.append(int(v))
+    if not out and not allow_empty:
+        raise ValueError(f"{name} must not be empty.")
+    dup = sorted({v for v in out if out.count(v) > 1})
+    if dup:
+        raise ValueError(f"{name} lists {dup} more than once; got {out}.")
+    if allowed is not None:
+        bad = [v for v in out if v not in set(allowed)]
+        if bad:
+            raise ValueError(f"{name}: unknown id(s) {bad}; valid ids are {_show(allowed, limit=20)}.")
+    return tuple(out)
+
+
+def check_numbers(values: Any, name: str, *, allow_empty: bool = False) -> list[float]:
+    """Validate a list of finite numbers (e.g. ``days``), with errors naming ``name``."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be a list of numbers; got {type(values).__name__} {values!r}.")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+            raise ValueError(f"{name} must hold numbers; got {v!r} in {list(values)!r}.")
+        if not np.isfinite(float(v)):
+            raise ValueError(f"{name} must hold finite numbers; got {v!r}.")
+        out.append(float(v))
+    if not out and not allow_empty:
+        raise ValueError(f"{name} must not be empty.")
+    return out
+
+
 def read_h5ad(path: Path, *, what: str, backed: bool = False) -> anndata.AnnData:
     """Read an ``.h5ad`` file, turning h5py/anndata failures into a ValueError naming the file.
 
@@ -84,11 +233,12 @@ def read_h5ad(path: Path, *, what: str, backed: bool = False) -> anndata.AnnData
 
     import anndata
 
+    check_readable(path, what=what)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", anndata.OldFormatWarning)
             return anndata.read_h5ad(path, backed="r" if backed else None)
-    except FileNotFoundError:
+    except (FileNotFoundError, PermissionError):
         raise
     except Exception as exc:  # h5py raises OSError/KeyError/... for truncated or foreign files
         raise ValueError(

@@ -18,8 +18,12 @@ import numpy as np
 from trackability._validation import check_choice, check_positive
 from trackability.data.loaders._files import (
     _show,
+    check_ids,
+    check_readable,
+    list_folder,
     loader_info,
     numeric_block,
+    read_csv,
     require_columns,
 )
 from trackability.data.paths import resolve_data_path
@@ -86,7 +90,7 @@ def _route(p: Path, source: str) -> tuple[str, Path]:
     if not (p / XLS_DIR).is_dir() and not (p / TSV_NAME).is_file() and (p / "sachs2005").is_dir():
         p = p / "sachs2005"  # the data root itself
     xls_dir = p / XLS_DIR if (p / XLS_DIR).is_dir() else p
-    has_xls = any(f.suffix.lower() == ".xls" for f in xls_dir.iterdir())
+    has_xls = any(f.suffix.lower() == ".xls" for f in list_folder(xls_dir, what=WHAT))
     csv = p / TSV_NAME
     if source in ("auto", "xls") and has_xls:
         return "xls", xls_dir
@@ -99,6 +103,7 @@ def _route(p: Path, source: str) -> tuple[str, Path]:
 def _read_xls_file(f: Path) -> np.ndarray:
     import xlrd
 
+    check_readable(f, what=WHAT)
     try:
         book = xlrd.open_workbook(str(f), on_demand=True)
     except Exception as exc:  # xlrd raises XLRDError, struct.error, ... on truncated files
@@ -133,7 +138,7 @@ def _read_xls_file(f: Path) -> np.ndarray:
 
 def _read_xls(folder: Path, conditions: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     found: dict[int, Path] = {}
-    for f in sorted(folder.iterdir()):
+    for f in list_folder(folder, what=WHAT):
         if f.suffix.lower() != ".xls":
             continue
         m = _XLS_NAME.match(f.stem)
@@ -162,12 +167,7 @@ def _read_xls(folder: Path, conditions: tuple[int, ...]) -> tuple[np.ndarray, np
 
 
 def _read_csv(f: Path, conditions: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, list[str], pd.DataFrame]:
-    import pandas as pd
-
-    try:
-        frame = pd.read_csv(f)
-    except Exception as exc:
-        raise ValueError(f"{f}: cannot be parsed as CSV: {exc}") from exc
+    frame = read_csv(f, what=WHAT)
     require_columns(
         frame.columns, ["condition_id", "condition", *SACHS_MARKERS], source=str(f), kind="column(s)"
     )
@@ -270,12 +270,9 @@ def load_sachs(
     cofactor = check_positive(cofactor, "cofactor")
     if conditions is None:
         conditions = tuple(SACHS_CONDITIONS)
-    conditions = tuple(int(c) for c in conditions)
-    unknown = [c for c in conditions if c not in SACHS_CONDITIONS]
-    if unknown or not conditions or len(set(conditions)) != len(conditions):
-        raise ValueError(f"conditions must be distinct ids in 1..14; got {list(conditions)}.")
+    conditions = check_ids(conditions, "conditions", tuple(SACHS_CONDITIONS))
 
-    p = resolve_data_path(path, "sachs2005", what=WHAT)
+    p = check_readable(resolve_data_path(path, "sachs2005", what=WHAT), what=WHAT)
     route, where = _route(p, source)
     if route == "xls":
         x, ids, files = _read_xls(where, conditions)

@@ -24,9 +24,13 @@ import numpy as np
 
 from trackability._validation import check_choice
 from trackability.data.loaders._files import (
+    DataFileError,
     _show,
     check_finite_matrix,
+    check_numbers,
+    check_readable,
     loader_info,
+    read_csv,
     read_h5ad,
     require_columns,
 )
@@ -172,8 +176,15 @@ def _hvg_mask(hvg_cells: Any, obs_names: np.ndarray) -> np.ndarray:
 
 
 def _read_ids(f: Path) -> list[str]:
+    check_readable(f, what=WHAT)
+    try:
+        text = f.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f, f"is not UTF-8 text (binary or corrupt file?): {exc.reason}.") from None
+    if "\x00" in text:
+        raise DataFileError(f, "is not a text file (binary bytes).")
     ids = []
-    for line in f.read_text().splitlines():
+    for line in text.splitlines():
         token = line.split("\t")[0].strip()
         if token and not token.startswith("#"):
             ids.append(token)
@@ -185,10 +196,7 @@ def _read_ids(f: Path) -> list[str]:
 def _read_days(f: Path) -> Any:
     import pandas as pd
 
-    try:
-        frame = pd.read_csv(f, sep=None, engine="python", dtype={"id": str})
-    except Exception as exc:
-        raise ValueError(f"{f}: cannot be parsed as a table with columns 'id' and 'day': {exc}") from exc
+    frame = read_csv(f, what=WHAT, sep=None, engine="python", dtype={"id": str})
     require_columns(frame.columns, ["id", "day"], source=str(f), kind="column(s)")
     day = pd.to_numeric(frame["day"], errors="coerce")
     bad = day.isna() | ~np.isfinite(day.to_numpy(dtype=np.float64, na_value=np.nan))
@@ -257,7 +265,9 @@ def load_2i(
     import pandas as pd
 
     check_choice(branch, "branch", tuple(TWO_I_ID_FILES))
-    folder = resolve_data_path(path, TWO_I_DEFAULT, what=WHAT)
+    if days is not None:
+        days = check_numbers(days, "days")
+    folder = check_readable(resolve_data_path(path, TWO_I_DEFAULT, what=WHAT), what=WHAT)
     if not folder.is_dir():
         raise ValueError(f"{WHAT}: path {folder} is a file; pass the folder holding {TWO_I_MATRIX}, "
                          f"{TWO_I_DAYS_FILE} and {TWO_I_ID_FILES[branch]}.")

@@ -1,0 +1,255 @@
+"""Calibrated recoverability against ground truth: synthetic grid, NF-kB tracks, LARRY clones.
+
+Prints (and writes to results/diagnostics_recoverability/) the tables of docs/diagnostics.md,
+section "Calibrated recoverability", and draws docs/figures/diagnostics_nfkb_phase.png and
+docs/figures/diagnostics_calibration.png.
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TRACKABILITY_DATA=../shared/data \
+        python benchmarks/diagnostics_recoverability.py [--quick] [--full]
+
+``--quick`` (about 2 minutes): 4 synthetic points, 2 doses x 2 gaps. Default: 12 synthetic points
+(n 100-2,000), 4 doses x 4 gaps. ``--full``: every dose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trackability.data.synthetic import near_identity, seed_faithful
+from trackability.diagnostics.recoverability import (
+    _partner,
+    estimate_recoverability,
+    expected_calibration_error,
+)
+from trackability.diagnostics.tracks import measured_recovery, window_states
+
+OUT = Path("results/diagnostics_recoverability")
+FIG = Path("docs/figures")
+SIZES = (2, 3, 5, 8, 12, 20, 30, 50, 100, 300)
+
+
+def measured_exact(x0: np.ndarray, xt: np.ndarray, perm: np.ndarray) -> float:
+    """Recovery of the exact assignment of x0 to xt, with treated[j] = F(control[perm[j]])."""
+    p = _partner(x0, xt)
+    return float(np.mean(perm[p] == np.arange(x0.shape[0])))
+
+
+def colo858_pair(n: int, gap: float, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A non-Gaussian control geometry: real COLO858 4i cells (log, standardised), moved linearly."""
+    from trackability.data import load_colo858_4i
+
+    a = load_colo858_4i()
+    rng = np.random.default_rng(seed)
+    x = np.log(np.asarray(a.X))
+    x = (x - x.mean(0)) / x.std(0) / math.sqrt(x.shape[1])
+    x = x[rng.choice(x.shape[0], n, replace=False)]
+    d = x.shape[1]
+    e = rng.uniform(-1, 1, (d, d))
+    e /= np.linalg.norm(e)
+    perm = rng.permutation(n)
+    y = (x @ (np.eye(d) + gap * e))[perm] + noise * rng.standard_normal((n, d)) / math.sqrt(d)
+    return x, y, perm
+
+
+def synthetic_grid(quick: bool) -> pd.DataFrame:
+    pts = [
+        ("centred", 200, 10, 1.0, 0.05), ("centred", 200, 10, 3.0, 0.05), ("centred", 500, 2, 0.3, 0.1),
+        ("colo858", 300, 6, 0.5, 0.05),
+    ]
+    if not quick:
+        pts += [
+            ("centred", 100, 50, 5.0, 0.1), ("centred", 1000, 5, 1.0, 0.02), ("centred", 300, 20, 8.0, 0.1),
+            ("seed-faithful", 100, 20, 20.0, 0.0), ("seed-faithful", 100, 50, 50.0, 0.0),
+            ("colo858", 300, 6, 2.0, 0.1), ("centred", 200, 100, 10.0, 0.1), ("centred", 2000, 5, 0.5, 0.02),
+        ]
+    rows, feats = [], []
+    for gen, n, d, gap, noise in pts:
+        t0 = time.perf_counter()
+        if gen == "centred":
+            pair = near_identity(n, d, gap=gap, noise=noise, random_state=1)
+            x, y, perm = pair.control, pair.treated, pair.permutation
+        elif gen == "seed-faithful":
+            pair = seed_faithful(d, gap, trial=0, n=n, noise=noise)
+            x, y, perm = pair.control, pair.treated, pair.permutation
+        else:
+            x, y, perm = colo858_pair(n, gap, noise, seed=1)
+        meas = measured_exact(x, y, perm)
+        est = estimate_recoverability(x, y, gap=gap, random_state=0, n_sim=6, find_gap=False,
+                                      max_cells=2000)
+        row = {"generator": gen, "n": n, "d": d, "gap": gap, "noise": noise, "measured": meas,
+               "predicted": est.recovery, "lo": est.interval[0], "hi": est.interval[1],
+               "abs_error": abs(est.recovery - meas), "ece_planted": est.calibration_ece}
+        if np.isfinite(est.cell_confidence).any():
+            # per-cell confidence of the observed matching against the truth
+            mapped_ok = perm[est.partner] == np.arange(n)
+            row["ece_observed"] = expected_calibration_error(est.cell_confidence, mapped_ok)
+            feats.append((est.cell_confidence, mapped_ok))
+        row["seconds"] = time.perf_counter() - t0
+        rows.append(row)
+        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+    return pd.DataFrame(rows), feats
+
+
+def nfkb_table(quick: bool, full: bool, window: int) -> pd.DataFrame:
+    from trackability.data import NFKB_DOSES, load_nfkb
+
+    doses = (0.1, 10.0) if quick else (NFKB_DOSES if full else (0.0, 0.1, 1.0, 100.0))
+    gaps = (1, 5) if (quick and window == 1) else ((3, 5) if quick else ((1, 2, 5, 10) if window == 1
+                                                                           else (3, 5, 10)))
+    gaps = tuple(g for g in gaps if g >= window)
+    rows = []
+    for dose in doses:
+        tracks = load_nfkb(doses=[dose]).X
+        for g in gaps:
+            t0 = time.perf_counter()
+            meas = [measured_recovery(tracks, g, m, window=window, starts=[0, 5], max_groups=40,
+                                      random_state=0)["recovery"] for m in SIZES]
+            rng = np.random.default_rng(0)
+            a = window_states(tracks, 0, window)
+            b = window_states(tracks, g, window)[rng.permutation(tracks.shape[0])]
+            est = estimate_recoverability(a, b, gap=3.0 * g, n_cells=300, sizes=SIZES, n_sim=4,
+                                          max_cells=300, find_gap=False, cell_confidence=True,
+                                          random_state=0)
+            m50 = _cross(SIZES, meas, 0.5)
+            p50 = est.n_at_level
+            rows.append({"dose": dose, "window": window, "gap_min": 3 * g,
+                         **{f"meas_{m}": v for m, v in zip(SIZES, meas, strict=True)},
+                         **{f"pred_{int(m)}": v for m, v in zip(est.curve["n_cells"], est.curve["recovery"],
+                                                                strict=True)},
+                         "measured_n50": m50, "predicted_n50": p50,
+                         "ratio": p50 / m50 if m50 and math.isfinite(p50) else math.nan,
+                         "seconds": time.perf_counter() - t0})
+            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()
+                   if not k.startswith(("meas_", "pred_"))}, flush=True)
+    return pd.DataFrame(rows)
+
+
+def _cross(xs, ys, level):
+    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    below = np.flatnonzero(ys < level)
+    if below.size == 0:
+        return math.inf
+    k = int(below[0])
+    if k == 0:
+        return 1.0
+    x0, x1 = math.log(xs[k - 1]), math.log(xs[k])
+    frac = (ys[k - 1] - level) / (ys[k - 1] - ys[k])
+    return float(math.exp(x0 + frac * (x1 - x0)))
+
+
+def nfkb_cell_confidence(window: int = 1, dose: float = 1.0, gap: int = 1, m: int = 50) -> dict[str, float]:
+    """Per-cell confidence on NF-kB: groups of m tracked cells, confidence vs truth."""
+    from trackability.data import load_nfkb
+    from trackability.diagnostics.recoverability import _fit_calibration, _margin_feature, _Model
+
+    tracks = load_nfkb(doses=[dose]).X
+    a = window_states(tracks, 0, window)
+    b = window_states(tracks, gap, window)
+    rng = np.random.default_rng(0)
+    est = estimate_recoverability(a, b[rng.permutation(len(b))], gap=3.0 * gap, n_cells=m, n_sim=4,
+                                  max_cells=300, find_gap=False, cell_confidence=False, random_state=0)
+    model = _Model(a[:300], est.W, est.b, np.eye(window) / math.sqrt(window), est.noise_scale, 3.0 * gap,
+                   "linear")
+    _, feats = model.simulate(m, 3.0 * gap, 40, rng, features=True)
+    iso = _fit_calibration(feats)
+    probs, oks = [], []
+    order = rng.permutation(len(a))
+    for gidx in range(len(a) // m):
+        idx = order[gidx * m:(gidx + 1) * m]
+        x, y = a[idx], b[idx]
+        p = _partner(x, y)
+        f = _margin_feature(x, y, p, est.noise_scale, np.eye(window) / math.sqrt(window))
+        probs.append(iso.predict(np.clip(np.nan_to_num(f, posinf=1e6, neginf=-1e6), -1e6, 1e6)))
+        oks.append(p == np.arange(m))
+    pr, ok = np.concatenate(probs), np.concatenate(oks)
+    return {"dose": dose, "gap_min": 3 * gap, "n_cells": m, "mean_confidence": float(pr.mean()),
+            "accuracy": float(ok.mean()), "ece": expected_calibration_error(pr, ok)}
+
+
+def larry_table(quick: bool) -> pd.DataFrame:
+    from trackability.data import load_weinreb
+    from trackability.matching import assign
+    from trackability.models import LAOT
+
+    a = load_weinreb(days=[4, 6])
+    pcs = np.asarray(a.obsm["X_pca"])[:, :30]
+    day, clone = a.obs["day"].to_numpy(), a.obs["clone"].to_numpy()
+    x4, x6 = pcs[day == 4], pcs[day == 6]
+    c4, c6 = clone[day == 4], clone[day == 6]
+    # chance: a day-4 cell paired with a uniformly random day-6 cell
+    chance = float(np.mean([(c6 == c).mean() for c in c4]))
+    scale = float(np.sqrt(np.mean(np.sum((x4 - x4.mean(0)) ** 2, 1))))
+    rows = []
+    m = assign(x4 / scale, x6 / scale, "sqeuclidean")
+    src, tgt = np.asarray(m.source), np.asarray(m.target)
+    rows.append({"method": "exact assignment (30 PCs)", "pairs": len(src),
+                 "clone_sharing": float(np.mean(c4[src] == c6[tgt])), "chance": chance})
+    lm = LAOT(fit_intercept=True, max_iter=20 if quick else 50, random_state=0).fit(x4 / scale, x6 / scale)
+    src, tgt = np.asarray(lm.matching_.source), np.asarray(lm.matching_.target)
+    rows.append({"method": "LAOT (30 PCs, intercept)", "pairs": len(src),
+                 "clone_sharing": float(np.mean(c4[src] == c6[tgt])), "chance": chance})
+    # the nearest day-6 cell of each day-4 cell (not one-to-one), for reference
+    from scipy.spatial.distance import cdist
+
+    nn = cdist(x4, x6).argmin(1)
+    rows.append({"method": "nearest day-6 cell (not one-to-one)", "pairs": len(nn),
+                 "clone_sharing": float(np.mean(c4 == c6[nn])), "chance": chance})
+    df = pd.DataFrame(rows)
+    df["ratio_to_chance"] = df["clone_sharing"] / df["chance"]
+    print(df.to_string(index=False), flush=True)
+    return df
+
+
+def phase_figure(table: pd.DataFrame, path: Path) -> None:
+    from trackability.plotting.diagnostics import plot_nfkb_phase
+
+    fig = plot_nfkb_phase(table, sizes=SIZES)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--full", action="store_true")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    FIG.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    print("== LARRY day 4 -> day 6: clone sharing of matched pairs", flush=True)
+    larry = larry_table(args.quick)
+    larry.to_csv(OUT / "larry.csv", index=False)
+    print("== synthetic grid", flush=True)
+    syn, feats = synthetic_grid(args.quick)
+    syn.to_csv(OUT / "synthetic.csv", index=False)
+    within = float(np.mean(syn["abs_error"] <= 0.10))
+    print(f"predicted within 0.10 of measured on {within:.0%} of {len(syn)} grid points; "
+          f"ECE of the per-cell confidence on planted matchings: median {syn['ece_planted'].median():.3f}, "
+          f"on the grid's own matchings: median {syn['ece_observed'].median():.3f}", flush=True)
+    print("== NF-kB tracks", flush=True)
+    tabs = [nfkb_table(args.quick, args.full, 1)]
+    if not args.quick:
+        tabs.append(nfkb_table(args.quick, args.full, 3))
+    nf = pd.concat(tabs, ignore_index=True)
+    nf.to_csv(OUT / "nfkb.csv", index=False)
+    r = nf["ratio"]
+    cols = ["dose", "window", "gap_min", "measured_n50", "predicted_n50", "ratio"]
+    print(nf[cols].round(3).to_string(index=False))
+    hits = int(((r >= 0.5) & (r <= 2)).sum())
+    print(f"predicted n at 50 % within a factor 2 of measured: {hits} of {len(nf)}")
+    conf = nfkb_cell_confidence()
+    print("NF-kB per-cell confidence:", {k: round(v, 3) for k, v in conf.items()}, flush=True)
+    pd.DataFrame([conf]).to_csv(OUT / "nfkb_confidence.csv", index=False)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    phase_figure(nf[nf["window"] == 1], FIG / "diagnostics_nfkb_phase.png")
+    print(f"total {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""``python -m trackability.cli``: the same as the ``trackability`` command."""
+
+from trackability.cli import main
+
+main()

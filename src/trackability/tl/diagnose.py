@@ -1,0 +1,91 @@
+"""``tl.diagnose``: whether the measurement gap between two groups of an AnnData is trackable."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+import numpy as np
+
+from trackability.tl._anndata import check_adata, check_key, get_matrix, group_masks, jsonish
+
+#: Non-negative data whose largest value exceeds this look untransformed (counts, intensities).
+RAW_MAX = 100.0
+
+
+def _warn_if_raw(x: np.ndarray, where: str) -> None:
+    if x.size and float(x.min()) >= 0 and float(x.max()) > RAW_MAX:
+        warnings.warn(
+            f"{where} is non-negative with values up to {float(x.max()):.4g}: it looks like raw "
+            "counts or intensities. Distances, delta and L are dominated by the brightest features "
+            "there; transform first: log1p for counts (np.log1p / scanpy.pp.log1p) or arcsinh(x / 5) "
+            "for cytometry (np.arcsinh(x / 5)).",
+            UserWarning, stacklevel=3,
+        )
+
+
+def diagnose(
+    adata: Any,
+    groupby: str,
+    control: Any,
+    treated: Any,
+    gap: float,
+    *,
+    use_rep: str | None = None,
+    layer: str | None = None,
+    time_unit: str = "time units of the gap",
+    key_added: str = "trackability_diagnose",
+    random_state: Any = 0,
+    **kwargs: Any,
+) -> Any:
+    """Diagnose the gap between two groups of ``adata`` and store the report under ``uns``.
+
+    Parameters
+    ----------
+    adata
+        AnnData with both groups.
+    groupby, control, treated
+        ``obs`` column of the condition and the control / treated labels.
+    gap
+        The measurement gap ``t`` between the two snapshots, in ``time_unit``.
+    use_rep, layer
+        Feature space (``obsm`` key or layer; default ``X``).
+    time_unit
+        Unit of ``gap`` (e.g. ``"hours"``); ``L`` is then in data units per ``time_unit`` and
+        ``Delta`` in ``time_unit``.
+    key_added
+        ``uns`` key of the report.
+    random_state
+        Seed of the bootstrap and of pair samples.
+    **kwargs
+        Passed to :func:`trackability.diagnostics.diagnose` (``L``, ``n_boot``, ``confidence``,
+        ``max_pairs``...).
+
+    Returns
+    -------
+    TrackabilityReport
+        Displays as a table in notebooks. ``adata.uns[key_added]`` holds its JSON form
+        (infinite values as missing) plus ``params`` and ``time_unit``.
+
+    """
+    from trackability.diagnostics import diagnose as _diagnose
+
+    check_adata(adata)
+    key = check_key(key_added)
+    if not isinstance(time_unit, str) or not time_unit:
+        raise ValueError(f"time_unit must be a non-empty string; got {time_unit!r}.")
+    ctrl, trt = group_masks(adata, groupby, control, treated)
+    x, _ = get_matrix(adata, use_rep, layer)
+    where = (f"adata.obsm[{use_rep!r}]" if use_rep not in (None, "X") else
+             f"adata.layers[{layer!r}]" if layer else "adata.X")
+    _warn_if_raw(x[ctrl | trt], where)
+    report = _diagnose(x[ctrl], x[trt], gap, random_state=random_state, **kwargs)
+    report.details["time_unit"] = time_unit
+    record = json.loads(report.to_json())
+    record["params"] = {"groupby": groupby, "control": str(control), "treated": str(treated),
+                        "gap": float(gap), "use_rep": use_rep or "", "layer": layer or "",
+                        "time_unit": time_unit}
+    record["time_unit"] = time_unit
+    adata.uns[key] = jsonish(record)
+    return report

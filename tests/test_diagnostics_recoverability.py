@@ -1,0 +1,125 @@
+"""The calibrated recoverability estimate, measured recovery on tracks, and the report's verdict."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+
+from trackability.data.synthetic import near_identity
+from trackability.diagnostics import (
+    diagnose,
+    estimate_recoverability,
+    expected_calibration_error,
+    measured_recovery,
+    window_states,
+)
+from trackability.diagnostics.recoverability import _partner
+
+
+def _brute_recovery(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of fixed points of the optimal permutation, by enumeration."""
+    m = a.shape[0]
+    cost = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+    best = min(itertools.permutations(range(m)), key=lambda p: cost[np.arange(m), list(p)].sum())
+    return float(np.mean(np.array(best) == np.arange(m)))
+
+
+def test_measured_recovery_against_enumeration():
+    rng = np.random.default_rng(3)
+    tracks = np.cumsum(rng.normal(size=(40, 8)), axis=1)
+    for window, gap, m in ((1, 1, 4), (2, 3, 5)):
+        got = measured_recovery(tracks, gap, m, window=window, starts=[0], random_state=7)
+        order = np.random.default_rng(7).permutation(40)
+        a, b = window_states(tracks, 0, window), window_states(tracks, gap, window)
+        ref = np.mean([_brute_recovery(a[order[g * m:(g + 1) * m]], b[order[g * m:(g + 1) * m]])
+                       for g in range(40 // m)])
+        assert got["recovery"] == pytest.approx(ref, abs=1e-12)
+        assert got["n_groups"] == 40 // m
+
+
+def test_measured_recovery_refuses_overlapping_windows():
+    tracks = np.zeros((10, 6))
+    with pytest.raises(ValueError, match="gap must be an integer >= window"):
+        measured_recovery(tracks, 2, 3, window=3)
+    with pytest.raises(ValueError, match="n_cells"):
+        measured_recovery(tracks, 3, 1, window=3)
+    with pytest.raises(ValueError, match="exceeds"):
+        measured_recovery(tracks, 5, 3, window=3)
+
+
+def test_expected_calibration_error_by_hand():
+    p = np.array([0.05, 0.05, 0.95, 0.95, 0.55])
+    ok = np.array([0, 1, 1, 1, 0])
+    # bins: [0, .1): mean p .05, acc .5 (2 cells); [.5, .6): .55 vs 0 (1); [.9, 1]: .95 vs 1 (2)
+    ref = (2 * 0.45 + 1 * 0.55 + 2 * 0.05) / 5
+    assert expected_calibration_error(p, ok) == pytest.approx(ref)
+
+
+@pytest.mark.parametrize(("gap", "noise"), [(1.0, 0.05), (3.0, 0.05)])
+def test_predicted_recovery_close_to_measured_in_the_recoverable_regime(gap, noise):
+    pair = near_identity(150, 8, gap=gap, noise=noise, random_state=2)
+    p = _partner(pair.control, pair.treated)
+    measured = float(np.mean(pair.permutation[p] == np.arange(150)))
+    est = estimate_recoverability(pair.control, pair.treated, gap=gap, n_sim=4, find_gap=False,
+                                  random_state=0)
+    assert abs(est.recovery - measured) <= 0.10
+    assert est.interval[0] <= est.recovery <= est.interval[1]
+    # the per-cell confidence is a probability, higher on average for the right pairs
+    ok = pair.permutation[est.partner] == np.arange(150)
+    c = est.cell_confidence
+    assert np.all((c >= 0) & (c <= 1))
+    if 0 < ok.mean() < 1:
+        assert c[ok].mean() > c[~ok].mean()
+
+
+def test_unrelated_populations_predict_low_recovery_and_curves_fall():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(120, 3)), rng.normal(size=(120, 3))
+    est = estimate_recoverability(x, y, gap=1.0, n_sim=3, find_gap=False, cell_confidence=False,
+                                  random_state=0)
+    assert est.recovery < 0.2
+    rec = np.array(est.curve["recovery"])
+    assert rec[0] > rec[-1]  # fewer cells per matching, more recovered
+    assert est.n_at_level < 120
+    json.dumps(est.to_dict())
+
+
+def test_gap_at_level_brackets_the_level():
+    pair = near_identity(80, 4, gap=0.5, noise=0.05, random_state=1)
+    est = estimate_recoverability(pair.control, pair.treated, gap=0.5, level=0.5, n_sim=3,
+                                  cell_confidence=False, random_state=0)
+    assert 0 < est.gap_at_level < math.inf
+    if est.recovery > 0.5:
+        assert est.gap_at_level > 0.5
+    else:
+        assert est.gap_at_level < 0.5
+
+
+def test_estimate_validates_its_arguments():
+    x = np.random.default_rng(0).normal(size=(20, 2))
+    for kwargs, match in (({"gap": 0}, "gap"), ({"level": 1.5}, "level"), ({"map": "spline"}, "map"),
+                          ({"growth": "cubic"}, "growth"), ({"n_cells": 100}, "n_cells"),
+                          ({"noise": -1.0}, "noise"), ({"noise_shape": "x"}, "noise_shape"),
+                          ({"n_sim": 1}, "n_sim")):
+        with pytest.raises(ValueError, match=match):
+            estimate_recoverability(x, x + 0.1, cell_confidence=False, find_gap=False, **kwargs)
+    with pytest.raises(ValueError, match="features"):
+        estimate_recoverability(x, np.zeros((20, 3)))
+
+
+def test_diagnose_with_recoverability_keeps_delta_and_says_what_to_do():
+    pair = near_identity(100, 6, gap=0.5, noise=0.05, random_state=0)
+    plain = diagnose(pair.control, pair.treated, 0.5, random_state=0)
+    rep = diagnose(pair.control, pair.treated, 0.5, random_state=0, recoverability=True, time_unit="min")
+    assert (rep.delta, rep.L, rep.Delta, rep.ci) == (plain.delta, plain.L, plain.Delta, plain.ci)
+    assert rep.recoverability is not None and 0 <= rep.recoverability["recovery"] <= 1
+    v = rep.verdict
+    assert "at 0.5 min about" in v and "to track 90 %" in v and "population-level" in v
+    assert "calibrated estimate" in str(rep) and "Delta" in str(rep)
+    d = json.loads(rep.to_json())
+    assert d["recoverability"]["n"] == 100 and d["verdict"] == v
+    assert "recoverability=True" in plain.verdict
