@@ -155,7 +155,14 @@ def test_demo_html_is_self_contained_and_says_how_to_regenerate(demo_dir):
     assert f"trackability demo --out {out} --quick --size tiny --seed 0" in text
     assert "LAOT recovered 100.0% of the training correspondence" in text
     assert "5 of 5 grid points reproduce" in text
-    assert re.search(r"<td class='l'>trackable</td><td class='l'>laot</td>", text)
+    # the method tables are the report's (tables.pivot + report.table_html): mean ± sd per task
+    assert re.search(r"<h3>MMD² \(unbiased, train-median γ\)</h3><table><tr><th>task</th>"
+                     r"<th>identity</th><th>meanshift</th><th>laot</th></tr><tr><td>trackable</td>",
+                     text)
+    methods = pd.read_csv(out / "methods.csv")
+    e = methods[(methods["task"] == "untrackable") & (methods["method"] == "identity")]["energy"]
+    assert abs(e.mean()) >= 1e-3  # formatted with 4 decimals by the table writer
+    assert f"<td>{e.mean():.4f} ± {e.std(ddof=1):.4f}</td>" in text
     for rel in ("methods.csv", "phase_transition.csv", "figures/phase_heatmap.png"):
         assert f"href='{rel}'" in text
 
