@@ -24,7 +24,7 @@ from trackability.models.registry import (
     register_model,
 )
 
-NEURAL = {"cellot", "compact_cellot", "scgen"}
+NEURAL = {"cellot", "compact_cellot", "scgen", "flow_matching"}
 #: Small budgets (whichever of these a model takes), so that every model fits in seconds.
 SMALL = {"n_iters": 5, "max_iter": 5, "max_epochs": 2, "eval_every": 2, "log_every": 1,
          "n_hidden": 16, "n_latent": 4, "progress": False}
@@ -40,7 +40,9 @@ def _params(name):
     return pytest.param(name, marks=marks, id=name)
 
 
-ALL = [_params(n) for n in ("identity", "meanshift", "laot", "cellot", "compact_cellot", "scgen")]
+#: Every built-in model fitted from two populations alone (``external`` reads another tool's files).
+ALL = [_params(n) for n in ("identity", "meanshift", "laot", "cellot", "compact_cellot", "scgen",
+                            "flow_matching")]
 
 
 @pytest.fixture
@@ -88,6 +90,8 @@ def test_defaults_follow_the_conventions(name):
     model = cls()
     params = model.get_params()
     assert params["random_state"] == 0
+    assert params.get("progress", False) is False  # progress bars are off inside library calls
+    assert "n_iters" not in params and "n_epochs" not in params  # budgets: max_iter / max_epochs
     # every constructor argument is stored unchanged under its own name (sklearn's rule)
     assert set(params) == set(model_params(name))
 
