@@ -106,6 +106,7 @@ def fit_predict(arrays: dict, info: dict, seed: int) -> tuple[np.ndarray, dict]:
                        index=[f"t{i}" for i in range(xs.shape[0])])
     query = ad.AnnData(X=np.zeros((xs.shape[0], 1), np.float32), obs=obs)
     query.obsm["X_rep"] = xs
+    query.uns["context_reps"] = adata.uns["context_reps"]  # predict reads reps from the query
     cov = pd.DataFrame({"control": [False], "treated": [True],
                         "context": pd.Categorical(contexts), "cid": ["pred"]})
     out = cf.predict(query, covariate_data=cov, sample_rep="X_rep", condition_id_key="cid")
