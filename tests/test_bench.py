@@ -18,7 +18,7 @@ from trackability.models import MeanShift
 from trackability.models.registry import register_model
 
 REPO = Path(__file__).resolve().parents[1]
-VOLATILE = ("time_s", "finished_at", "host", "traceback", "git_revision")  # the shared tree changes
+VOLATILE = ("time_s", "cpu_s", "finished_at", "host", "traceback", "git_revision")  # the shared tree changes
 
 SYN = {"dims": [3], "gaps": [0.05, 1.0], "n": 60, "noise": 0.0}
 
