@@ -6,7 +6,8 @@ create_graph=True)`` (a double backward). It now uses hand-written derivatives
 ICNN module) so that both run side by side, alternately within every repeat, on the same data,
 one torch thread, batch 256, 10 inner iterations. The table gives medians over repeats of
 
-- the difference rate ``(T(2k) - T(k)) / k``, which cancels fixed costs (split, bandwidth), and
+- the difference rate ``(T(2k) - T(k)) / k`` (T: CPU time of the process, one thread), which
+  cancels fixed costs (split, bandwidth), and
 - the plain rate ``T(2k) / 2k``,
 
 and their ratio new / reference (ratios of side-by-side runs stay meaningful on a loaded machine;
@@ -123,9 +124,10 @@ def _new_fit(cls, x, y, n: int) -> None:
 
 
 def _timed(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
+    """CPU seconds of this process (one thread): far less sensitive to other jobs than wall time."""
+    t0 = time.process_time()
     fn()
-    return time.perf_counter() - t0
+    return time.process_time() - t0
 
 
 def _rates(run: Callable[[int], object], k: int) -> tuple[float, float]:
@@ -153,8 +155,8 @@ def main() -> None:
     classes = {"CellOT": CellOT, "CompactCellOT": CompactCellOT}
     print(f"# bench_neural: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"load {os.getloadavg()[0]:.1f}, repeats={repeats}, one torch thread")
-    print("| model | d | per | reference (ms) | new (ms) | new / reference | "
-          "reference plain (ms) | new plain (ms) | new / reference (plain) |")
+    print("| model | d | per | reference (CPU ms) | new (CPU ms) | new / reference | "
+          "reference plain (CPU ms) | new plain (CPU ms) | new / reference (plain) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.models:
         for d in args.dims:

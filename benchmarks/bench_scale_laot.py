@@ -11,6 +11,8 @@ of the true correspondence, and whether sparse and dense gave identical matching
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_scale_laot.py                # 10k, 100k, 1M
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_scale_laot.py --quick        # 2k, 10k
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_scale_laot.py --sizes 1000000
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_scale_laot.py --sizes 200000 \
+        --methods auto sparse-cold                 # LAOT() defaults vs no warm start
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_scale_laot.py --knn-compare  # kNN libraries
 
 ``--knn-compare`` times the candidate-graph libraries on the first LAOT matching (W = I) at
@@ -39,7 +41,10 @@ def one_run(n: int, d: int, gap: float, noise: float, method: str, seed: int) ->
     from trackability.models import LAOT
 
     pair = near_identity(n, d, gap, noise=noise, random_state=seed)
-    matching = {"method": "sparse"} if method == "sparse" else {"method": "dense"}
+    # "auto": LAOT's defaults, no matching options (dense up to 4000 cells, warm-started sparse
+    # above); "sparse-cold": the sparse solver without the warm start (index rebuilt every call)
+    matching = {"auto": None, "sparse": {"method": "sparse"}, "dense": {"method": "dense"},
+                "sparse-cold": {"method": "sparse", "warm_start": False}}[method]
     t0 = time.perf_counter()
     model = LAOT(max_iter=10, matching=matching).fit(pair.control, pair.treated)
     wall = time.perf_counter() - t0
@@ -58,6 +63,7 @@ def one_run(n: int, d: int, gap: float, noise: float, method: str, seed: int) ->
         "n_sampled": info.get("n_sampled"),
         "n_repaired": info.get("n_repaired_rows"),
         "rounds": len(info.get("rounds", [])),
+        "warm_start": info.get("warm_start"),
         "upper95": info.get("violation_rate_upper95"),
         "target": model.matching_.target.tolist() if n <= 20000 else None,
         "W": model.W_.tolist() if n <= 20000 else None,
@@ -118,6 +124,10 @@ def main() -> None:
     ap.add_argument("--knn-n", type=int, default=100_000)
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--method", default="sparse", help=argparse.SUPPRESS)
+    ap.add_argument("--methods", nargs="+", default=["sparse"],
+                    choices=["auto", "sparse", "sparse-cold"],
+                    help="LAOT matching configurations to run at every size (auto = LAOT's "
+                         "defaults; sparse-cold = no warm start); dense is added up to --max-dense")
     args = ap.parse_args()
     if args.one:
         print(json.dumps(one_run(args.one, args.d, args.gap, args.noise, args.method, args.seed)))
@@ -133,13 +143,14 @@ def main() -> None:
           "recovery | kNN | certificate | widened | sparse == dense |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n in sizes:
-        res = {"sparse": run_isolated(args, n, "sparse")}
+        res = {meth: run_isolated(args, n, meth) for meth in args.methods}
         if n <= args.max_dense:
             res["dense"] = run_isolated(args, n, "dense")
         same = ""
-        if "dense" in res and "error" not in res["dense"] and "error" not in res["sparse"]:
-            equal = (res["dense"]["target"] == res["sparse"]["target"]
-                     and np.allclose(res["dense"]["W"], res["sparse"]["W"], atol=1e-10, rtol=0))
+        first = res[args.methods[0]]
+        if "dense" in res and "error" not in res["dense"] and "error" not in first:
+            equal = (res["dense"]["target"] == first["target"]
+                     and np.allclose(res["dense"]["W"], first["W"], atol=1e-10, rtol=0))
             same = "identical" if equal else "DIFFERENT"
         for method, r in res.items():
             if "error" in r:
@@ -152,11 +163,13 @@ def main() -> None:
                         f"{r['n_repaired']} sampled rows repaired over {r['rounds']} rounds")
             elif cert == "exact":
                 cert = "exact, certified" if r["certified"] else "exact, NOT certified"
+            ws = r.get("warm_start")
+            knn = r["knn"] + (f" (index built {ws['index_builds']}x)" if ws else "")
             print(f"| {n} | {method} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} | "
                   f"{r['peak_rss_gb']:.2f} | "
-                  f"{r['iterations']} ({r['converged']}) | {r['recovery']:.4f} | {r['knn']} | "
+                  f"{r['iterations']} ({r['converged']}) | {r['recovery']:.4f} | {knn} | "
                   f"{cert} | {r['widened']} | "
-                  f"{same if method == 'sparse' else ''} |", flush=True)
+                  f"{same if method == args.methods[0] else ''} |", flush=True)
 
 
 if __name__ == "__main__":

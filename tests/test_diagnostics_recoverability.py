@@ -123,3 +123,60 @@ def test_diagnose_with_recoverability_keeps_delta_and_says_what_to_do():
     d = json.loads(rep.to_json())
     assert d["recoverability"]["n"] == 100 and d["verdict"] == v
     assert "recoverability=True" in plain.verdict
+
+
+def test_design_figure_draws_the_calibrated_boundary_and_delta():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from trackability.plotting import plot_trackable_region
+
+    pair = near_identity(60, 4, gap=0.5, noise=0.05, random_state=0)
+    rep = diagnose(pair.control, pair.treated, 0.5, random_state=0, recoverability=True)
+    fig, ax = plt.subplots()
+    plot_trackable_region(report=rep, ax=ax)
+    labels = [ln.get_label() for ln in ax.get_lines()]
+    assert any(lab.startswith("critical gap") for lab in labels)
+    cal = [ln for ln in ax.get_lines() if ln.get_label().startswith("calibrated 90 %")]
+    rec = rep.recoverability
+    if math.isfinite(rec["gap_at_level"]):
+        assert cal and rec["gap_at_level"] in list(cal[0].get_ydata())
+    plt.close(fig)
+
+
+def test_nfkb_phase_figure_on_given_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from trackability.plotting import plot_nfkb_phase
+
+    sizes = (2, 10, 100)
+    table = pd.DataFrame([{"dose": 1.0, "gap_min": g, "meas_2": 0.9, "meas_10": 0.5 / g, "meas_100": 0.05,
+                           "measured_n50": 10.0 / g, "predicted_n50": 8.0} for g in (1, 9)])
+    fig, axes = plt.subplots(1, 2)
+    out = plot_nfkb_phase(table, sizes=sizes, ax=[axes[0]])
+    assert out is fig
+    lines = axes[0].get_lines()
+    assert [ln.get_label() for ln in lines] == ["measured 50 %", "predicted 50 %"]
+    # x positions are log-interpolated indices of the sizes: 10 cells -> index 1
+    assert lines[0].get_xdata()[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="ax holds"):
+        plot_nfkb_phase(pd.concat([table, table.assign(dose=2.0)]), sizes=sizes, ax=axes[0])
+    plt.close(fig)
+
+
+def test_cell_confidence_is_calibrated_on_an_observed_matching():
+    # a point in the middle of the transition (about 40 % recovered): the confidence of each pair
+    # of the observed matching against the planted truth
+    pair = near_identity(300, 20, gap=8.0, noise=0.1, random_state=1)
+    est = estimate_recoverability(pair.control, pair.treated, gap=8.0, n_sim=6, find_gap=False,
+                                  random_state=0)
+    ok = pair.permutation[est.partner] == np.arange(300)
+    assert 0.2 < ok.mean() < 0.7
+    assert expected_calibration_error(est.cell_confidence, ok) < 0.05
+    assert abs(est.recovery - ok.mean()) <= 0.10

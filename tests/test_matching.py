@@ -159,7 +159,7 @@ class TestMatchingHelpers:
     def test_to_dict(self):
         m = Matching(np.array([1, 0]), np.array([0, 1]), 2.0, cost_name="euclidean")
         assert m.to_dict() == {"source": [0, 1], "target": [1, 0], "cost": 2.0,
-                               "cost_name": "euclidean", "method": "dense"}
+                               "cost_name": "euclidean", "method": "dense", "certified": None}
 
 
 class TestBadInput:

@@ -87,7 +87,8 @@ def test_contexts_pair_within_their_context():
     ta, tb = rng.normal(size=(200, d)), rng.normal(size=(200, d)) + [1.0, 0, 0]
     fa, fb = rng.normal(size=(200, d)) + [0, 3.0, 0], rng.normal(size=(200, d)) + [1, -3.0, 0]
     gamma = median_heuristic_gamma(src, tgt)
-    lab = _small(max_iter=500).fit(src, tgt, source_labels=ls, target_labels=lt)
+    # exact descriptors (no noise): here the two contexts' descriptors differ by < 1 sd
+    lab = _small(max_iter=500, condition_noise=0.0).fit(src, tgt, source_labels=ls, target_labels=lt)
     plain = _small(max_iter=500).fit(src, tgt)
     pa = lab.predict(ta, labels=["a"] * 200)
     pb = lab.predict(tb, labels=np.array(["b"] * 200))
@@ -175,6 +176,7 @@ def test_integrators_solve_a_linear_ode(solver, steps, tol):
         ({"hidden": ()}, "hidden must list at least one"),
         ({"lr": -1.0}, "lr must be a finite positive"),
         ({"sigma": -0.1}, "sigma must be a finite non-negative"),
+        ({"condition_noise": float("nan")}, "condition_noise must be a finite non-negative"),
         ({"coupling": "sinkhorn"}, "coupling must be one of"),
         ({"condition": "onehot"}, "condition must be one of"),
         ({"solver": "dopri5"}, "solver must be one of"),

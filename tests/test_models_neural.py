@@ -52,7 +52,7 @@ def gaussian():
 @pytest.fixture(scope="module")
 def fitted_cellot(gaussian):
     return CellOT(
-        n_iters=200, batch_size=64, lr=1e-3, eval_every=50, random_state=0, progress=False
+        max_iter=200, batch_size=64, lr=1e-3, eval_every=50, early_stopping=False, random_state=0
     ).fit(gaussian["x"], gaussian["y"])
 
 
@@ -75,7 +75,8 @@ def latent_shift():
 
 
 def _small_scgen(**kw) -> ScGen:
-    params = {"n_hidden": 64, "n_latent": 8, "max_epochs": 30, "progress": False, "random_state": 0}
+    params = {"n_hidden": 64, "n_latent": 8, "max_epochs": 30, "early_stopping": False,
+              "random_state": 0}
     params.update(kw)
     return ScGen(**params)
 
@@ -143,7 +144,7 @@ def test_cellot_history_and_checkpoint_selection(fitted_cellot, gaussian):
 def test_cellot_determinism_and_rng_isolation():
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(120, 3)), rng.normal(size=(120, 3)) + 1.0
-    kw = {"n_iters": 6, "batch_size": 32, "n_inner": 2, "log_every": 3, "eval_every": 3,
+    kw = {"max_iter": 6, "batch_size": 32, "n_inner": 2, "log_every": 3, "eval_every": 3,
           "progress": False}
     torch.manual_seed(123)
     before = torch.rand(3)
@@ -161,32 +162,32 @@ def test_cellot_determinism_and_rng_isolation():
 
 def test_progress_bar_is_silenceable(capsys):
     x = np.random.default_rng(0).normal(size=(40, 2))
-    kw = {"n_iters": 2, "n_inner": 1, "batch_size": 16, "selection": "last"}
+    kw = {"max_iter": 2, "n_inner": 1, "batch_size": 16}
     CellOT(progress=True, **kw).fit(x, x + 1)
     assert "CellOT" in capsys.readouterr().err
-    CellOT(progress=False, **kw).fit(x, x + 1)
-    ScGen(n_hidden=8, n_latent=2, max_epochs=1, progress=False).fit(x, x + 1)
+    CellOT(**kw).fit(x, x + 1)
+    ScGen(n_hidden=8, n_latent=2, max_epochs=1).fit(x, x + 1)
     assert capsys.readouterr().err == ""
 
 
 def test_compact_cellot_architecture():
-    m = CompactCellOT(n_iters=2, n_inner=1, batch_size=16, selection="last",
-                      validation_fraction=0.0, progress=False)
+    m = CompactCellOT(max_iter=2, n_inner=1, batch_size=16, selection="last",
+                      early_stopping=False, validation_fraction=0.0)
     x = np.random.default_rng(0).normal(size=(40, 4))
     m.fit(x, x + 1)
     assert [w.weight.shape[0] for w in m.g_.W] == [32, 32, 1]
     assert [a.weight.shape for a in m.g_.A] == [(32, 4), (32, 4), (32, 4), (1, 4)]
     assert m.history_["val_mmd2"].isna().all() and m.best_step_ == 2
-    big = CellOT(n_iters=1, n_inner=1, batch_size=16, selection="last", progress=False).fit(x, x)
+    big = CellOT(max_iter=1, n_inner=1, batch_size=16).fit(x, x)
     assert [w.weight.shape[0] for w in big.f_.W] == [64, 64, 64, 1]  # 4 hidden layers: A_0 feeds the first
     assert len(big.f_.A) == 5
 
 
 def test_icnn_initialisation_matches_paper():
-    from trackability.models.cellot import _icnn_class
+    from trackability.models._icnn import icnn_class
 
     torch.manual_seed(0)
-    net = _icnn_class()(5, (64, 64))
+    net = icnn_class()(5, (64, 64))
     for layer in [*net.A, *net.W]:
         w = layer.weight.detach().numpy()
         assert w.min() >= 0.0 and w.max() <= 0.1 and w.std() > 0.02
@@ -224,7 +225,10 @@ def test_scgen_beats_identity_on_planted_latent_shift(fitted_scgen, latent_shift
 
 def test_scgen_history_and_delta(fitted_scgen, latent_shift):
     h = fitted_scgen.history_
-    assert list(h["epoch"]) == list(range(1, 31))
+    assert list(h.columns[:3]) == ["step", "train_loss", "val_score"]
+    assert list(h["step"]) == list(range(1, 31))
+    np.testing.assert_array_equal(h["val_score"], h["val_loss"])
+    assert not fitted_scgen.stopped_early_ and fitted_scgen.n_iter_ == 30
     assert h["train_loss"].iloc[-1] < h["train_loss"].iloc[0]
     assert h["val_loss"].notna().all()
     assert list(h.index[h["val_mmd2"].notna()]) == [9, 19, 29]
@@ -275,8 +279,9 @@ def test_scgen_early_stopping_restores_best(latent_shift):
     x, y = latent_shift["x"][:100], latent_shift["y"][:100]
     m = _small_scgen(max_epochs=200, early_stopping=True, patience=3, lr=3e-2).fit(x, y)
     h = m.history_
-    assert m.n_epochs_ < 200
-    assert m.best_epoch_ == int(h["epoch"][h["val_loss"].idxmin()])
+    assert m.n_epochs_ < 200 and m.n_iter_ == m.n_epochs_
+    assert m.stopped_early_ and m.stop_reason_ == "early_stopping"
+    assert m.best_epoch_ == int(h["step"][h["val_loss"].idxmin()])
     assert m.n_epochs_ == m.best_epoch_ + 3
 
 
@@ -300,9 +305,9 @@ def test_missing_torch_gives_install_hint(monkeypatch):
         raise ImportError("No module named 'torch'")
 
     monkeypatch.setattr(torch_utils, "_import_torch", no_torch)
-    x = np.random.default_rng(0).normal(size=(8, 2))
+    x = np.zeros((10, 2))
     for cls in (CellOT, CompactCellOT, ScGen):
-        model = cls()  # constructing (and cloning) needs no torch: only fit does
+        model = cls()  # constructing needs no torch; fitting does
         with pytest.raises(ImportError, match=r'pip install "trackability\[neural\]"') as info:
             model.fit(x, x)
         assert "torch==2.13.0" in str(info.value)
@@ -317,7 +322,7 @@ def test_import_models_does_not_import_torch():
 def test_bad_input_errors(cls):
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(30, 3)), rng.normal(size=(30, 3))
-    model = cls(progress=False)
+    model = cls()
     bad = x.copy()
     bad[2, 1] = np.nan
     with pytest.raises(ValueError, match="source contains 1 NaN"):
@@ -335,7 +340,11 @@ def test_bad_input_errors(cls):
     [
         ({"hidden": ()}, "at least one hidden layer"),
         ({"hidden": (64, 0)}, "hidden width"),
-        ({"n_iters": 0}, "n_iters"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"patience": 0}, "patience"),
+        ({"min_delta": -1.0}, "min_delta"),
+        ({"lr_decay": 1.5}, "lr_decay"),
+        ({"selection": "last"}, "early_stopping=True needs"),
         ({"lr": -1.0}, "lr"),
         ({"selection": "test"}, "selection"),
         ({"validation_fraction": 1.0}, "validation_fraction"),
@@ -347,7 +356,7 @@ def test_bad_input_errors(cls):
 def test_cellot_bad_parameters(params, match):
     x = np.random.default_rng(0).normal(size=(40, 2))
     with pytest.raises(ValueError, match=match):
-        CellOT(progress=False, **params).fit(x, x)
+        CellOT(**params).fit(x, x)
 
 
 def test_cellot_predict_wrong_width(fitted_cellot):
@@ -386,8 +395,201 @@ def test_scgen_protein_panel_on_sachs_beats_identity(real_data_dir):
     x, x_test = (x_all[px[:nx]] - mu) / sd, (x_all[px[nx:]] - mu) / sd
     y, y_test = (y_all[py[:ny]] - mu) / sd, (y_all[py[ny:]] - mu) / sd
     gamma = median_heuristic_gamma(x, y)
-    model = ScGen.protein_panel(max_epochs=20, random_state=0, progress=False).fit(x, y)
+    model = ScGen.protein_panel(max_epochs=20, early_stopping=False, random_state=0).fit(x, y)
     ours = mmd2(model.predict(x_test), y_test, gamma=gamma)
     ident = mmd2(x_test, y_test, gamma=gamma)
     assert ident > 0.3  # U0126 moves these cells a lot
     assert ours < 0.25 * ident
+
+
+# -- the analytic ICNN engine against autograd ------------------------------------------------------
+def _perturbed_icnns(d, hidden, seed=0):
+    from trackability.models._icnn import icnn_class
+
+    torch.manual_seed(seed)
+    f, g = icnn_class()(d, hidden), icnn_class()(d, hidden)
+    with torch.no_grad():  # leave the initial point: negative W in g so the penalty is active
+        for p in g.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        for p in f.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        f.clamp_w()
+    return f, g
+
+
+def _grads_by_offset(flat_net, module):
+    base = flat_net.flat.data_ptr()
+    out = {}
+    for name, p in module.named_parameters():
+        off = (p.data_ptr() - base) // p.element_size()
+        out[name] = flat_net.grad[off : off + p.numel()].view_as(p).clone()
+    return out
+
+
+@pytest.mark.parametrize("hidden", [(8, 8, 8, 8), (6, 7, 5), (9,)])
+def test_analytic_icnn_gradients_equal_autograd(hidden):
+    from trackability.models._icnn import FlatICNN
+
+    d = 5
+    f, g = _perturbed_icnns(d, hidden)
+    x, y = torch.randn(30, d), torch.randn(20, d)  # unequal batches, as when populations differ
+    # autograd (double backward), the way the official code computes the g update
+    xr = x.clone().requires_grad_(True)
+    tx = g.transport(xr, create_graph=True)
+    loss_g = (f(tx) - (xr * tx).sum(-1, keepdim=True)).mean() + g.negative_weight_penalty()
+    ref_g = torch.autograd.grad(loss_g, list(g.parameters()), allow_unused=True,
+                                materialize_grads=True)
+    loss_f = f(y).mean() - f(tx.detach()).mean()
+    ref_f = torch.autograd.grad(loss_f, list(f.parameters()))
+    ref_tx = tx.detach().clone()
+    fg, ff = FlatICNN(g), FlatICNN(f)
+    with torch.no_grad():
+        torch.testing.assert_close(fg.transport(x), ref_tx, rtol=1e-5, atol=1e-5)
+        value = fg.transport_loss_gradients(x, ff, 1.0)
+        assert value == pytest.approx(float(loss_g), rel=1e-5)
+        c = torch.cat([torch.full((20, 1), 1 / 20), torch.full((30, 1), -1 / 30)])
+        ff.potential_gradients(torch.cat([y, ref_tx]), c)
+    for module, net, ref in ((g, fg, ref_g), (f, ff, ref_f)):
+        ours = _grads_by_offset(net, module)
+        for (name, _), r in zip(module.named_parameters(), ref, strict=True):
+            torch.testing.assert_close(ours[name], r, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def _autograd_reference_fit(x, y, *, hidden, max_iter, batch_size, n_inner, lr, random_state):
+    """The previous CellOT training loop (torch.autograd with create_graph), same random draws."""
+    from trackability._validation import check_random_state
+    from trackability.models._icnn import icnn_class
+
+    rng = check_random_state(random_state)
+    split = torch_utils.monitoring_split(x, y, 0.0, rng, max_monitor=1000)
+    losses = []
+    with torch_utils.torch_session(split["seed"], 1):
+        f, g = icnn_class()(x.shape[1], hidden), icnn_class()(x.shape[1], hidden)
+        opt_f = torch.optim.Adam(f.parameters(), lr=lr, betas=(0.5, 0.9))
+        opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.9))
+        xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
+        src = torch_utils.BatchCycler(xt.shape[0], batch_size, rng)
+        tgt = torch_utils.BatchCycler(yt.shape[0], batch_size, rng)
+        for _ in range(max_iter):
+            yb = yt[next(tgt)]
+            f.requires_grad_(False)
+            for _ in range(n_inner):
+                xb = xt[next(src)].requires_grad_(True)
+                tx = g.transport(xb, create_graph=True)
+                loss_g = (f(tx) - (xb * tx).sum(-1, keepdim=True)).mean()
+                loss_g = loss_g + g.negative_weight_penalty()
+                opt_g.zero_grad()
+                loss_g.backward()
+                opt_g.step()
+            f.requires_grad_(True)
+            xb = xt[next(src)].requires_grad_(True)
+            tx = g.transport(xb).detach()
+            loss_f = f(yb).mean() - f(tx).mean()
+            opt_f.zero_grad()
+            loss_f.backward()
+            opt_f.step()
+            f.clamp_w()
+            losses.append((float(loss_g.detach()), float(loss_f.detach())))
+        xq = torch.as_tensor(x[:50], dtype=torch.float32).requires_grad_(True)
+        pred = g.transport(xq).detach().numpy()
+    return np.array(losses), pred
+
+
+def test_cellot_training_matches_autograd_reference():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(150, 3))
+    y = rng.normal(size=(120, 3)) @ np.array([[1.2, 0.3, 0], [0, 0.8, 0.2], [0, 0, 1.1]]) + 1.0
+    kw = {"hidden": (16, 16, 16), "max_iter": 25, "batch_size": 64, "n_inner": 3, "lr": 1e-3}
+    ref_losses, ref_pred = _autograd_reference_fit(x, y, random_state=9, **kw)
+    model = CellOT(selection="last", early_stopping=False, validation_fraction=0.0, log_every=1,
+                   eval_every=1000, random_state=9, **kw).fit(x, y)
+    h = model.history_
+    np.testing.assert_allclose(h["train_loss_g"], ref_losses[:, 0], rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(h["train_loss_f"], ref_losses[:, 1], rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(model.predict(x[:50]), ref_pred, rtol=1e-3, atol=1e-3)
+
+
+# -- issue 9: unequal batches, batch_size=1, NaN scores ---------------------------------------------
+def test_cellot_populations_smaller_than_a_batch_and_unequal():
+    """300 vs 200 cells at batch 256 crashed (size of tensor a (256) must match b (180))."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(300, 2)), rng.normal(size=(200, 2)) + np.array([3.0, -2.0])
+    for cls in (CellOT, CompactCellOT):
+        m = cls(max_iter=150, lr=1e-3, eval_every=50, early_stopping=False).fit(x, y)
+        assert m.n_train_ == [270, 180]
+        pred = m.predict(x)
+        assert np.isfinite(pred).all()
+        # it learned the shift (identity is 13 away in squared distance)
+        assert np.mean(np.sum((pred.mean(0) - np.array([3.0, -2.0]) - x.mean(0)) ** 2)) < 1.0
+
+
+def test_scgen_batch_size_one_is_refused():
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    with pytest.raises(ValueError, match=r"batch_size must be at least 2.*BatchNorm"):
+        ScGen(n_hidden=8, n_latent=2, max_epochs=2, batch_size=1).fit(x, x + 1)
+    m = ScGen(n_hidden=8, n_latent=2, max_epochs=3, batch_size=2, early_stopping=False).fit(x, x + 1)
+    assert (m.history_["train_loss"] > 0).all()  # it trains (the bug: 0.0 every epoch)
+
+
+def test_cellot_never_keeps_a_nan_checkpoint(monkeypatch):
+    import trackability.models.cellot as cellot_module
+
+    calls = []
+
+    def flaky_mmd2(a, b, **kw):  # every other validation evaluation fails with NaN
+        calls.append(1)
+        value = mmd2(a, b, **kw)
+        return float("nan") if len(calls) % 4 == 0 else value
+
+    monkeypatch.setattr(cellot_module, "mmd2", flaky_mmd2)
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) + 2.0
+    m = CellOT(max_iter=400, lr=1e-3, eval_every=50, early_stopping=False, batch_size=64).fit(x, y)
+    h = m.history_.dropna(subset=["train_mmd2"])
+    assert h["val_score"].isna().sum() == 4
+    finite = h.dropna(subset=["val_score"])
+    assert m.best_step_ == int(finite["step"][finite["val_score"].idxmin()])
+
+
+# -- convergence: early stopping on the validation score --------------------------------------------
+def test_cellot_early_stopping_restores_best(gaussian):
+    m = CellOT(max_iter=5000, batch_size=64, lr=1e-3, eval_every=25, patience=150,
+               min_delta=1e-3).fit(gaussian["x"], gaussian["y"])
+    h = m.history_.dropna(subset=["val_score"])
+    assert m.stopped_early_ and m.stop_reason_ == "early_stopping" and m.n_iter_ < 5000
+    assert m.n_iter_ == int(h["step"].iloc[-1])
+    assert m.best_step_ == int(h["step"][h["val_score"].idxmin()])
+    # no improvement by more than min_delta over the last `patience` iterations
+    last_gain = h["step"][h["val_score"] < h["val_score"].cummin().shift(fill_value=np.inf) - 1e-3]
+    assert m.n_iter_ - int(last_gain.iloc[-1]) >= 150
+    # the restored weights reproduce the best validation score
+    vs, vt = m.val_source_index_, m.val_target_index_
+    val = mmd2(m.predict(gaussian["x"][vs]), gaussian["y"][vt], gamma=m.gamma_)
+    assert val == pytest.approx(h["val_score"].min(), abs=1e-4)
+
+
+def test_history_columns_and_stop_attributes(fitted_cellot):
+    h = fitted_cellot.history_
+    assert list(h.columns[:3]) == ["step", "train_loss", "val_score"]
+    assert h["step"].dtype.kind == "i"
+    np.testing.assert_array_equal(h["train_loss"], h["train_loss_g"])
+    np.testing.assert_array_equal(h["val_score"], h["val_mmd2"])
+    assert fitted_cellot.n_iter_ == 200 and not fitted_cellot.stopped_early_
+    assert fitted_cellot.stop_reason_ == "max_iter"
+
+
+@pytest.mark.parametrize("cls", [CellOT, CompactCellOT, ScGen])
+def test_constructor_stores_parameters_unchanged_and_clone(cls):
+    params = {"random_state": np.int64(3), "progress": False}
+    params.update({"max_iter": 7} if cls is not ScGen else {"max_epochs": 7})
+    model = cls(**params)
+    for key, value in params.items():
+        assert getattr(model, key) is value
+    rebuilt = cls(**model.get_params())
+    assert rebuilt.get_params() == model.get_params()
+    cls(lr=-1.0, batch_size=0)  # bad values are refused in fit, not in __init__
+    sklearn_base = pytest.importorskip("sklearn.base")
+    if not isinstance(model, sklearn_base.BaseEstimator):
+        pytest.skip("PerturbationModel is not a scikit-learn BaseEstimator in this checkout")
+    twin = sklearn_base.clone(model)
+    assert type(twin) is cls and twin.get_params() == model.get_params()

@@ -290,3 +290,41 @@ class TestTables:
         # a per-task preprocessing in the model space gives each task its own coordinates: skipped
         rows2 = [{**r, "score_space": "model", "preprocessing": '["standardize"]'} for r in rows]
         assert rank_table(pd.DataFrame(rows2)).empty
+
+
+def test_bench_rows_carry_ceiling_scores_and_means(tmp_path):
+    """One ceiling per (task, seed), shared by every method's row; equal to score() on the halves."""
+    import json
+
+    from trackability.experiments.bench import _prepared as prepared
+    from trackability.experiments.bench import plan, replicate_halves, run_benchmark, score
+    from trackability.experiments.config import validate_config
+    from trackability.metrics import median_heuristic_gamma
+
+    cfg = validate_config({
+        "name": "syn", "seeds": 2,
+        "tasks": [{"name": "syn", "dataset": "synthetic",
+                   "options": {"dims": [4], "gaps": [0.5], "n": 120, "noise": 0.05}}],
+        "methods": [{"name": "identity"}, {"name": "meanshift"}],
+        "metrics": {"w2_max_cells": 40, "etest_permutations": 50},
+    })
+    df = run_benchmark(cfg, tmp_path, backend="serial", progress=False)
+    assert (df["status"] == "ok").all()
+    for _, grp in df.groupby(["task", "seed"]):
+        assert grp["ceiling.mmd2"].nunique() == 1 and grp["ceiling.energy"].nunique() == 1
+    job = plan(cfg, tmp_path)[0]
+    task, _, ptask = prepared(job)
+    gamma = median_heuristic_gamma(ptask.source_train, ptask.target_train, max_samples=2000,
+                                   random_state=job.seed)
+    want = score(*replicate_halves(ptask.target_test, job.seed), gamma=gamma, seed=job.seed,
+                 metrics_cfg=job.metrics_cfg, control=ptask.source_test)
+    row = df[(df["method"] == "identity") & (df["seed"] == job.seed)].iloc[0]
+    assert row["ceiling.mmd2"] == pytest.approx(want["mmd2"], rel=1e-12)
+    assert row["ceiling.delta_pearson"] == pytest.approx(want["delta_pearson"], rel=1e-12)
+    assert 0 < row["etest_p"] <= 1 and row["etest_permutations"] == 50
+    assert len(json.loads(row["pred_mean"])) == row["d_score"]
+    ms = df[(df["method"] == "meanshift") & (df["seed"] == job.seed)].iloc[0]
+    # the saved mean of the mean shift: the test control mean plus the training change
+    shift = ptask.target_train.mean(0) - ptask.source_train.mean(0)
+    assert np.allclose(json.loads(ms["pred_mean"]), ptask.source_test.mean(0) + shift, atol=1e-7)
+    assert np.allclose(json.loads(ms["target_mean"]), ptask.target_test.mean(0), atol=1e-7)

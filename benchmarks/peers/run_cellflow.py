@@ -49,9 +49,14 @@ def _adata(arrays: dict, info: dict):
     import pandas as pd
 
     labels = info["labels"]
-    xs, xt = arrays["source_train"], arrays["target_train"]
-    ls = labels.get("source_train", ["all"] * xs.shape[0])
+    xs_all, xt = arrays["source_train"], arrays["target_train"]
+    ls_all = np.asarray(labels.get("source_train", ["all"] * xs_all.shape[0]))
     lt = labels.get("target_train", ["all"] * xt.shape[0])
+    # CellFlow needs a treated population for every control population it trains on: a context
+    # with control cells only (the held-out type) enters through its representation alone
+    reps = {c: xs_all[ls_all == c].mean(axis=0).astype(np.float32) for c in sorted(set(ls_all))}
+    keep = np.isin(ls_all, sorted(set(lt)))
+    xs, ls = xs_all[keep], ls_all[keep].tolist()
     x = np.vstack([xs, xt]).astype(np.float32)
     obs = pd.DataFrame({
         "control": np.r_[np.ones(xs.shape[0], bool), np.zeros(xt.shape[0], bool)],
@@ -60,9 +65,7 @@ def _adata(arrays: dict, info: dict):
     }, index=[f"c{i}" for i in range(x.shape[0])])
     adata = ad.AnnData(X=np.zeros((x.shape[0], 1), np.float32), obs=obs)
     adata.obsm["X_rep"] = x
-    ctx = np.asarray(ls)
-    adata.uns["context_reps"] = {c: xs[ctx == c].mean(axis=0).astype(np.float32)
-                                 for c in sorted(set(ls))}
+    adata.uns["context_reps"] = reps
     return adata
 
 

@@ -125,8 +125,9 @@ class RecoverabilityEstimate:
     W, b, map
         The fitted map and its kind.
     cell_confidence
-        Probability that each control cell's partner under the optimal assignment of ``F(x0)`` to
-        ``xt`` is right (NaN for unmatched cells); ``partner`` that assignment.
+        Probability that each control cell's partner under the optimal assignment of ``x0`` to
+        ``xt`` is right (NaN for unmatched cells, and for all cells when either population is
+        larger than ``max_cells``); ``partner`` that assignment.
     calibration_ece
         Expected calibration error of the per-cell confidence on held-out planted matchings.
     assumptions
@@ -498,12 +499,13 @@ def estimate_recoverability(
                                                              -1e6, 1e6)), ok_h)
         iso = _fit_calibration(feats)
         if x.shape[0] <= max_cells and y.shape[0] <= max_cells:
-            mapped = x @ w + b
-            pp = _partner(mapped, y)
+            # the matching whose recovery is predicted: x0 to xt as they are (the planted
+            # matchings the calibration was fitted on are matched the same way)
+            pp = _partner(x, y)
             ok_rows = pp >= 0
             f_obs = np.full(x.shape[0], np.nan)
             if ok_rows.all():
-                f_obs = _margin_feature(mapped, y, pp, tau, chol)
+                f_obs = _margin_feature(x, y, pp, tau, chol)
             conf_cells = iso.predict(np.clip(np.nan_to_num(f_obs, posinf=1e6, neginf=-1e6), -1e6, 1e6))
             conf_cells[~ok_rows] = np.nan
             part = pp

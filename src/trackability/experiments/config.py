@@ -146,7 +146,13 @@ class MethodConfig(_Strict):
 
 
 class MetricsConfig(_Strict):
-    """How the shared metric code is run."""
+    """How the shared metric code is run.
+
+    ``top_k``: features with the largest observed change for ``delta_pearson_top`` and
+    ``deg_sign``; ``etest_permutations`` (0: none) and ``etest_max_cells`` (per side): the E-test
+    of prediction vs truth; ``replicate``: the replicate ceiling columns ``ceiling.<metric>``;
+    ``means_max_features``: save the per-task means of the rank metric up to this many features.
+    """
 
     gamma_max_cells: int = Field(2000, ge=2)
     w2_max_cells: int = Field(1500, ge=2)

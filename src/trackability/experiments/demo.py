@@ -474,29 +474,30 @@ def _pm(mean: float, sd: float) -> str:
     return f"{_fmt(mean)} ± {_fmt(sd)}" if np.isfinite(sd) else _fmt(mean)
 
 
-def _summary_html(summary: Any) -> str:
-    from trackability.metrics.registry import higher_is_better, label
+def _methods_html(methods: Any) -> str:
+    """One table per metric (mean ± sd over replicates, best in bold), by the report's writer.
 
-    shown = ("mmd2", "energy", "w2", "mean_r2", "rmse_paired")
-    cols = [(c, label(c)) for c in shown] + [("recovery", "recovery (train)"),
-                                              ("map_error", "|W_ − Wᵀ|_F")]
-    cols = [(c, h) for c, h in cols if f"{c}_mean" in summary.columns]
-    head = "<th class='l'>task</th><th class='l'>method</th>" + "".join(
-        f"<th>{html.escape(h)}</th>" for _, h in cols)
-    body = []
-    for task, grp in summary.groupby("task", sort=False):
-        best = {c: (grp[f"{c}_mean"].max() if higher_is_better(c) else grp[f"{c}_mean"].min())
-                for c in shown if f"{c}_mean" in grp}
-        for _, r in grp.iterrows():
-            cells = []
-            for c, _ in cols:
-                s = _pm(r[f"{c}_mean"], r[f"{c}_sd"])
-                if c in best and np.isfinite(r[f"{c}_mean"]) and r[f"{c}_mean"] == best[c]:
-                    s = f"<b>{s}</b>"
-                cells.append(f"<td>{s}</td>")
-            body.append(f"<tr><td class='l'>{html.escape(str(task))}</td>"
-                        f"<td class='l'>{html.escape(str(r['method']))}</td>{''.join(cells)}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+    The same :func:`~trackability.experiments.tables.pivot` and
+    :func:`~trackability.experiments.report.table_html` as ``trackability report``, with labels and
+    directions from the metric registry; recovery and map error are LAOT's only.
+    """
+    from trackability.experiments.report import table_html
+    from trackability.experiments.tables import pivot
+    from trackability.metrics.registry import label
+
+    parts = []
+    for c, head, higher in (("mmd2", label("mmd2"), None), ("energy", label("energy"), None),
+                            ("w2", label("w2"), None), ("mean_r2", label("mean_r2"), None),
+                            ("rmse_paired", label("rmse_paired"), None),
+                            ("recovery", "recovery of the training correspondence", True),
+                            ("map_error", "map error |W_ − Wᵀ|_F", False)):
+        if c not in methods.columns or not methods[c].notna().any():
+            continue
+        rows = methods if c not in ("recovery", "map_error") else methods[
+            methods["method"] == "laot"]
+        tab = pivot(rows, c, higher=higher, mark_best=c not in ("recovery", "map_error"))
+        parts.append(f"<h3>{html.escape(head)}</h3>{table_html(tab)}")
+    return "".join(parts)
 
 
 def _findings(summary: Any, config: DemoConfig) -> list[str]:
@@ -613,7 +614,7 @@ def _write_html(out: Path, config: DemoConfig, random_state: int, phase: Any, me
         "best per task in bold.</p><ul>",
         tasks_desc,
         "</ul>",
-        _summary_html(summary),
+        _methods_html(methods),
         _interpretation(summary, config),
         _img(paths["comparison"], out, "method comparison"),
         "<h2>Files</h2><ul>",

@@ -39,7 +39,8 @@ img{max-width:100%;border:1px solid #eee;margin:0.5em 0}
 """
 
 
-def _table_html(table: Any) -> str:
+def table_html(table: Any) -> str:
+    """An HTML table of a :func:`~trackability.experiments.tables.pivot` (``**x**`` in bold)."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [table.index.name or "", *table.columns])
     body = []
     for idx, row in table.iterrows():
@@ -214,7 +215,7 @@ def write_report(out_dir: str | os.PathLike, *, figures: bool = True) -> Path:
             parts.append("</ul>")
     parts.append("<h2>Tables</h2>")
     for m, tab in tables.items():
-        parts.append(f"<h3>{html.escape(_title(m))}</h3>{_table_html(tab)}")
+        parts.append(f"<h3>{html.escape(_title(m))}</h3>{table_html(tab)}")
     if figs:
         parts.append("<h2>Figures</h2>")
         for p in figs:

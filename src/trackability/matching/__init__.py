@@ -8,20 +8,20 @@ barycentric targets. :class:`Matcher` keeps validated options and warm-start sta
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from trackability._validation import check_choice, check_pair
-from trackability.matching.auto import check_memory, choose_method, estimate_bytes, memory_budget
+from trackability.matching.auto import estimate_bytes
 from trackability.matching.costs import COSTS, cost_matrix, pair_costs, squared_distances
-from trackability.matching.dense import SOLVERS, solve_dense
+from trackability.matching.dense import solve_dense
 from trackability.matching.entropic import solve_entropic
+from trackability.matching.matcher import METHODS, Matcher
 from trackability.matching.result import Matching, TransportPlan
 from trackability.matching.sparse import solve_sparse
 
 __all__ = [
     "COSTS",
     "METHODS",
+    "Matcher",
     "Matching",
     "TransportPlan",
     "assign",
@@ -33,17 +33,6 @@ __all__ = [
     "solve_sparse",
     "squared_distances",
 ]
-
-METHODS = ("dense", "sparse", "entropic", "auto")
-
-_SOLVE = {"sparse": solve_sparse, "entropic": solve_entropic}
-
-
-def _options_of(func: Any) -> tuple[str, ...]:
-    return tuple(
-        p.name for p in inspect.signature(func).parameters.values() if p.kind is p.KEYWORD_ONLY
-    )
-
 
 def assign(
     source: Any,
@@ -99,28 +88,7 @@ def assign(
     [2, 1, 0]
 
     """
-    check_choice(cost, "cost", COSTS)
-    check_choice(method, "method", METHODS)
-    check_choice(solver, "solver", SOLVERS)
-    budget = memory_budget(max_memory)
-    src, tgt = check_pair(source, target)
-    (n0, d), nt = src.shape, tgt.shape[0]
-    chosen, reason = method, None
-    if method == "auto":
-        chosen, reason = choose_method(n0, nt, d, budget, **options)
-        if chosen == "dense":
-            options = {}
-    valid = ("solver",) if chosen == "dense" else _options_of(_SOLVE[chosen])
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise TypeError(
-            f"unknown option(s) {unknown} for method={chosen!r}; valid: {sorted(valid)}."
-        )
-    check_memory(chosen, n0, nt, d, budget, solver=solver, **options)
-    if chosen == "dense":
-        result = solve_dense(src, tgt, cost=cost, solver=solver)
-    else:
-        result = _SOLVE[chosen](src, tgt, cost=cost, **options)
-    if reason is not None:
-        result.info["auto"] = {"method": chosen, "reason": reason}
-    return result
+    matcher = Matcher(
+        cost, method=method, solver=solver, max_memory=max_memory, warm_start=False, **options
+    )
+    return matcher.match(source, target)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,67 @@ def resolve_knn(knn: str, n_pairs: int) -> str:
     return "sklearn"
 
 
+def build_index(
+    cols: np.ndarray, backend: str = "sklearn", random_state: Any = 0, n_neighbors: int = 8
+) -> Any:
+    """A nearest-neighbour index over ``cols`` for :func:`query_index` (built once, reusable).
+
+    ``sklearn``: a fitted ``NearestNeighbors``; ``faiss``: a flat L2 index; ``faiss-ivf``: an
+    inverted-file index trained on a seeded sample of ``cols``; ``pynndescent``: an ``NNDescent``.
+    """
+    n_cols = cols.shape[0]
+    if backend == "sklearn":
+        from sklearn.neighbors import NearestNeighbors
+
+        return NearestNeighbors(n_neighbors=int(min(n_neighbors, n_cols))).fit(cols)
+    if backend in ("faiss", "faiss-ivf"):
+        import faiss
+
+        d = cols.shape[1]
+        c32 = np.ascontiguousarray(cols, dtype=np.float32)
+        if backend == "faiss":
+            index = faiss.IndexFlatL2(d)
+        else:
+            nlist = int(max(1, min(4 * np.sqrt(n_cols), n_cols // 39)))
+            index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, nlist)
+            rng = check_random_state(random_state)
+            n_train = min(n_cols, 40 * nlist)
+            index.cp.seed = int(rng.integers(0, 2**31 - 1))
+            index.train(c32[np.sort(rng.choice(n_cols, size=n_train, replace=False))])
+        index.add(c32)
+        return index
+    if backend == "pynndescent":
+        from pynndescent import NNDescent
+
+        seed = int(check_random_state(random_state).integers(0, 2**31 - 1))
+        return NNDescent(cols, n_neighbors=max(int(n_neighbors), 15), random_state=seed, n_jobs=1)
+    raise ValueError(f"unknown knn backend {backend!r}")
+
+
+def query_index(
+    index: Any, rows: np.ndarray, k: int, backend: str, nprobe: int = 8
+) -> tuple[np.ndarray, bool]:
+    """Indices ``(n_rows, k)`` of the (approximately) ``k`` nearest indexed columns of each row."""
+    if backend == "sklearn":
+        k = int(min(k, index.n_samples_fit_))
+        return index.kneighbors(rows, n_neighbors=k, return_distance=False).astype(np.int64), True
+    if backend in ("faiss", "faiss-ivf"):
+        k = int(min(k, index.ntotal))
+        if backend == "faiss-ivf":
+            index.nprobe = int(min(index.nlist, nprobe))
+        _, idx = index.search(np.ascontiguousarray(rows, dtype=np.float32), k)
+        idx = idx.astype(np.int64)
+        if np.any(idx < 0):  # an inverted list ran short: fill from the row's first neighbour
+            bad = idx < 0
+            idx[bad] = np.broadcast_to(idx[:, :1], idx.shape)[bad]
+        return idx, backend == "faiss"
+    if backend == "pynndescent":
+        k = int(min(k, index._raw_data.shape[0]))
+        idx, _ = index.query(rows, k=k)
+        return idx.astype(np.int64), False
+    raise ValueError(f"unknown knn backend {backend!r}")
+
+
 def knn_graph(
     rows: np.ndarray,
     cols: np.ndarray,
@@ -89,46 +151,37 @@ def knn_graph(
     of :func:`solve_sparse` decides optimality; an approximate graph only means more widening.
     ``nprobe`` is the number of inverted lists ``faiss-ivf`` visits per query.
     """
-    n_cols = cols.shape[0]
-    k = int(min(k, n_cols))
-    if backend == "sklearn":
-        from sklearn.neighbors import NearestNeighbors
+    index = build_index(cols, backend, random_state, n_neighbors=k)
+    return query_index(index, rows, k, backend, nprobe)
 
-        nn = NearestNeighbors(n_neighbors=k).fit(cols)
-        return nn.kneighbors(rows, return_distance=False).astype(np.int64), True
-    if backend in ("faiss", "faiss-ivf"):
-        import faiss
 
-        d = cols.shape[1]
-        c32 = np.ascontiguousarray(cols, dtype=np.float32)
-        r32 = np.ascontiguousarray(rows, dtype=np.float32)
-        if backend == "faiss":
-            index = faiss.IndexFlatL2(d)
-            exact = True
-        else:
-            nlist = int(max(1, min(4 * np.sqrt(n_cols), n_cols // 39)))
-            index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, nlist)
-            rng = check_random_state(random_state)
-            n_train = min(n_cols, 40 * nlist)
-            index.cp.seed = int(rng.integers(0, 2**31 - 1))
-            index.train(c32[np.sort(rng.choice(n_cols, size=n_train, replace=False))])
-            index.nprobe = int(min(nlist, nprobe))
-            exact = False
-        index.add(c32)
-        _, idx = index.search(r32, k)
-        idx = idx.astype(np.int64)
-        if np.any(idx < 0):  # an inverted list ran short: fill from the row's first neighbour
-            bad = idx < 0
-            idx[bad] = np.broadcast_to(idx[:, :1], idx.shape)[bad]
-        return idx, exact
-    if backend == "pynndescent":
-        from pynndescent import NNDescent
+@dataclass
+class SparseWarmStart:
+    """What :func:`solve_sparse` keeps between calls on the same target population.
 
-        seed = int(check_random_state(random_state).integers(0, 2**31 - 1))
-        index = NNDescent(cols, n_neighbors=max(k, 15), random_state=seed, n_jobs=1)
-        idx, _ = index.query(rows, k=k)
-        return idx.astype(np.int64), False
-    raise ValueError(f"unknown knn backend {backend!r}")
+    LAOT matches a moving source (the mapped control cells) against a fixed target at every
+    iteration: the nearest-neighbour index over the target (a faiss inverted file at 1M cells),
+    the centre used for it, and the previous assignment (whose edges keep the next candidate graph
+    feasible) carry over. Filled and read by :func:`solve_sparse`; used only while the target is
+    the larger (indexed) side and unchanged.
+    """
+
+    target: np.ndarray | None = None
+    centre: np.ndarray | None = None
+    backend: str | None = None
+    index: Any = None
+    previous: np.ndarray | None = None
+    u: np.ndarray | None = None
+    v: np.ndarray | None = None
+    n_index_builds: int = 0
+
+    def fits(self, target: np.ndarray, backend: str) -> bool:
+        """Whether the cached index belongs to this target and backend."""
+        if self.target is None or self.backend != backend or self.index is None:
+            return False
+        if target is self.target:
+            return True
+        return target.shape == self.target.shape and np.array_equal(target, self.target)
 
 
 # -- sparse assignment -----------------------------------------------------------------------------
@@ -338,6 +391,7 @@ def solve_sparse(
     max_rounds: int = 20,
     random_state: Any = 0,
     progress: bool | None = False,
+    warm_start: SparseWarmStart | None = None,
 ) -> Matching:
     """Exact minimum-cost one-to-one matching through a certified k-nearest-neighbour graph.
 
@@ -368,6 +422,11 @@ def solve_sparse(
         Seed for the sampled certificate and the approximate indices.
     progress
         Show a progress bar over the certificate's blocks.
+    warm_start
+        A :class:`SparseWarmStart` kept by the caller across calls with the same ``target``
+        (what :class:`~trackability.matching.Matcher` does): the target's index is built once
+        and the previous assignment's edges join the candidate graph. Used only when the target
+        is the larger side (or equal); the result is certified exactly as without it.
 
     Returns
     -------
@@ -390,19 +449,36 @@ def solve_sparse(
     t0 = time.perf_counter()
     swap = source.shape[0] > target.shape[0]
     rows, cols = (target, source) if swap else (source, target)
-    shift = rows.mean(axis=0)
-    rows, cols = rows - shift, cols - shift  # distances unchanged; the expansion loses less precision
     m, n = rows.shape[0], cols.shape[0]
+    backend = resolve_knn(knn, m * n)
+    rng = check_random_state(random_state)
+    warm = warm_start if (warm_start is not None and not swap) else None
+    reuse = warm is not None and warm.fits(target, backend)
+    if warm is None:
+        shift = rows.mean(axis=0)
+    else:  # centred on the fixed target, so the cached index stays valid as the source moves
+        shift = warm.centre if reuse else cols.mean(axis=0)
+    rows, cols = rows - shift, cols - shift  # distances unchanged; the expansion loses less precision
     mode = certify
     if mode == "auto":
         mode = "exact" if m * n <= exact_limit else "sampled"
-    backend = resolve_knn(knn, m * n)
-    rng = check_random_state(random_state)
     k_cur = int(min(k, n))
     nprobe = 16  # faiss-ivf lists visited per query (doubled when a sampled check widens)
-    nbr, exact_knn = knn_graph(rows, cols, k_cur, backend, random_state=rng, nprobe=nprobe)
+    if reuse:
+        index = warm.index
+    else:
+        index = build_index(cols, backend, random_state=rng, n_neighbors=k_cur)
+        if warm is not None:
+            warm.target, warm.centre, warm.backend, warm.index = target, shift, backend, index
+            warm.previous = warm.u = warm.v = None
+            warm.n_index_builds += 1
+    nbr, exact_knn = query_index(index, rows, k_cur, backend, nprobe=nprobe)
     graph = _Graph(m, n)
     graph.add(np.repeat(np.arange(m), nbr.shape[1]), nbr.ravel())
+    warm_edges = 0
+    if warm is not None and warm.previous is not None and warm.previous.size == m:
+        # the previous assignment is a full matching of this graph: no infeasible round
+        warm_edges = graph.add(np.arange(m), warm.previous)
     t_knn = time.perf_counter() - t0
     rounds: list[dict[str, Any]] = []
     certified: bool | None = None
@@ -491,7 +567,7 @@ def solve_sparse(
             # Violations in a random sample mean the graph misses edges all over: widen every row
             # (k and, for faiss-ivf, the lists probed double), not only the rows that were seen.
             k_cur, nprobe = int(min(2 * k_cur, n)), 2 * nprobe
-            nbr, exact_knn = knn_graph(rows, cols, k_cur, backend, random_state=rng, nprobe=nprobe)
+            nbr, exact_knn = query_index(index, rows, k_cur, backend, nprobe=nprobe)
             added += graph.add(np.repeat(np.arange(m), nbr.shape[1]), nbr.ravel())
             entry["widened_all_rows_to_k"] = k_cur
         n_bad += 1
@@ -521,6 +597,9 @@ def solve_sparse(
         "k": int(k),
         "k_final": int(k_cur),
         "n_edges": len(graph),
+        "warm_start": None if warm is None else {
+            "index_reused": bool(reuse), "previous_edges_added": int(warm_edges),
+            "index_builds": int(warm.n_index_builds)},
         "certificate": mode,
         "certified": certified if mode != "none" else None,
         "widened": len(rounds) > 1,
@@ -540,6 +619,8 @@ def solve_sparse(
             f"sampled certificate: {s} of {m} rows (a fresh sample after each repair) checked "
             f"against all {n} columns; optimality of the unchecked rows is not proven."
         )
+    if warm is not None:
+        warm.previous, warm.u, warm.v = sigma.copy(), *(duals or (None, None))
     u_src = v_tgt = None
     if duals is not None:  # rows' potentials belong to the smaller population
         u_src, v_tgt = (duals[1], duals[0]) if swap else duals

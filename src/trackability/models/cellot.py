@@ -409,6 +409,8 @@ class CellOT(PerturbationModel):
             if select and best_step > 0:
                 f.flat.copy_(best_f)
                 g.flat.copy_(best_g)
+                f.refresh()
+                g.refresh()
                 self.best_step_ = int(best_step)
             else:
                 self.best_step_ = int(step)

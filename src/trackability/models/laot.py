@@ -14,8 +14,8 @@ import numpy as np
 
 from trackability._progress import progress_bar
 from trackability._validation import check_choice, check_positive, check_random_state
-from trackability.matching import COSTS, Matching, TransportPlan, assign
-from trackability.matching.auto import check_laot_memory, memory_budget
+from trackability.matching import COSTS, Matcher, Matching, TransportPlan
+from trackability.matching.auto import check_laot_memory
 from trackability.models.base import PerturbationModel
 
 UNEQUAL = ("rectangular", "subsample")
@@ -79,9 +79,12 @@ class LAOT(PerturbationModel):
     tol
         Relative decrease of the objective below which it counts as "stopped decreasing".
     matching
-        Keyword arguments for :func:`trackability.matching.assign` (e.g. ``{"solver": "scipy"}``,
-        ``{"method": "sparse"}`` for large trackable problems, ``{"method": "entropic", "reg":
-        0.05}`` for a soft plan whose barycentric targets feed the least-squares step).
+        Keyword arguments for :class:`trackability.matching.Matcher` (as for
+        :func:`~trackability.matching.assign`; the method defaults to ``"auto"``: the exact dense
+        solver up to 4000 cells, the certified sparse one above, warm-started across iterations
+        with the target's index and the previous assignment). E.g. ``{"solver": "scipy"}``,
+        ``{"method": "dense"}``, ``{"method": "entropic", "reg": 0.05}`` for a soft plan whose
+        barycentric targets feed the least-squares step, ``{"max_memory": "8GB"}``.
     random_state
         Seed for ``unequal="subsample"``.
     progress
@@ -178,8 +181,9 @@ class LAOT(PerturbationModel):
                 src_idx = np.sort(rng.choice(n0, size=m, replace=False))
             else:
                 tgt_idx = np.sort(rng.choice(nt, size=m, replace=False))
-        match_kwargs = dict(self.matching or {})
-        budget = memory_budget(match_kwargs.get("max_memory"))
+        match_kwargs = {"method": "auto", **(self.matching or {})}
+        matcher = Matcher(self.cost, **match_kwargs)  # options validated once, state kept
+        budget = matcher.budget
         check_laot_memory(
             src_idx.size, tgt_idx.size, source.shape[1], budget, ridge=self.alpha > 0
         )
@@ -193,7 +197,7 @@ class LAOT(PerturbationModel):
         converged = False
         bar = progress_bar(total=self.max_iter, desc="LAOT", progress=self.progress)
         for it in range(1, self.max_iter + 1):
-            m = assign(x @ w.T + b, y, cost=self.cost, **match_kwargs)
+            m = matcher.match(x @ w.T + b, y)
             soft = isinstance(m, TransportPlan)
             if soft:  # a plan can still move when its argmax does not: never a fixed point
                 n_changed = len(m) if prev is None else int(

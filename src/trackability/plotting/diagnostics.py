@@ -49,7 +49,10 @@ def plot_trackable_region(
         As in :func:`~trackability.diagnostics.critical_gap` (L may be a list).
     report
         A :class:`~trackability.diagnostics.TrackabilityReport`: fills ``delta``, ``L``, ``scale``,
-        ``n`` and ``gap`` (explicit arguments win).
+        ``n`` and ``gap`` (explicit arguments win). When it carries the calibrated estimate
+        (``diagnose(..., recoverability=True)``), its boundary at the report's level is drawn
+        (orange): the largest number of cells at this gap and the longest gap for this number of
+        cells; Δ stays for reference.
     n, gap
         The user's experiment, drawn as a point.
     n_range
@@ -119,6 +122,22 @@ def plot_trackable_region(
                     label="certified trackable (t < Δ)")
     ax.fill_between(ns, curves[0], top, color="#d62728", alpha=0.08,
                     label="beyond Δ: no guarantee (NP-hard in the worst case)")
+    rec = getattr(report, "recoverability", None) if report is not None else None
+    if rec is not None and gap is not None and n is not None:
+        # the calibrated estimate: the largest n at this gap and the longest gap at this n that
+        # keep the predicted recovery at the report's level (a segment of its boundary)
+        n_lv, g_lv = float(rec["n_at_level"]), float(rec["gap_at_level"])
+        pts_n, pts_g = [], []
+        if np.isfinite(n_lv) and n_lv >= 2:
+            pts_n.append(n_lv)
+            pts_g.append(gap)
+        if np.isfinite(g_lv) and g_lv > 0:
+            pts_n.append(float(n))
+            pts_g.append(g_lv)
+        if pts_n:
+            ax.plot(pts_n, pts_g, "o--", color="#ff7f0e", ms=7, lw=1.5,
+                    label=f"calibrated {100 * rec['level']:.0f} % recovery (planted-matching estimate)")
+            bottom, top = min(bottom, min(pts_g) / 3), max(top, max(pts_g) * 3)
     if n is not None and gap is not None:
         ax.plot([n], [gap], marker="*", ms=14, color="black", ls="none",
                 label=f"this experiment (n = {n}, t = {gap:.3g})")

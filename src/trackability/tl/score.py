@@ -8,7 +8,7 @@ import numpy as np
 
 from trackability.tl._anndata import check_adata, get_matrix, group_mask
 
-#: Metrics :func:`score` knows: name -> (label, higher is better).
+#: Metrics :func:`score` computes (labels and directions come from the metric registry).
 METRICS: dict[str, tuple[str, bool]] = {
     "mmd2": ("MMD² (unbiased, RBF, train bandwidth)", False),
     "mmd2_cellot": ("MMD² (CellOT's biased, bandwidths 2, 1, 0.5, 0.1, 0.01, 0.005)", False),
@@ -152,8 +152,10 @@ def _table(p: np.ndarray, t: np.ndarray, metrics: list[str], gamma: float, seed:
     import pandas as pd
 
     values = score_arrays(p, t, metrics, gamma=gamma, seed=seed)
-    rows = [{"metric": m, "value": values[m], "label": METRICS[m][0],
-             "higher_is_better": METRICS[m][1], "gamma": float(gamma), "n_pred": p.shape[0],
+    from trackability.metrics.registry import higher_is_better, label
+
+    rows = [{"metric": m, "value": values[m], "label": label(m),
+             "higher_is_better": higher_is_better(m), "gamma": float(gamma), "n_pred": p.shape[0],
              "n_observed": t.shape[0], "space": space} for m in metrics]
     return pd.DataFrame(rows)
 
