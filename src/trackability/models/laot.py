@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from trackability._progress import progress_bar
-from trackability._validation import check_choice, check_positive, check_random_state
+from trackability._validation import check_bool, check_choice, check_positive, check_random_state
 from trackability.matching import COSTS, Matcher, Matching, TransportPlan
 from trackability.matching.auto import check_laot_memory
 from trackability.models.base import PerturbationModel
@@ -143,9 +143,15 @@ class LAOT(PerturbationModel):
         self.progress = progress
 
     def _validate_params(self) -> None:
-        if not isinstance(self.max_iter, int | np.integer) or self.max_iter < 1:
+        if (isinstance(self.max_iter, bool | np.bool_) or not isinstance(self.max_iter, int | np.integer)
+                or self.max_iter < 1):
             raise ValueError(f"max_iter must be a positive integer; got {self.max_iter!r}.")
         check_choice(self.cost, "cost", COSTS)
+        check_bool(self.fit_intercept, "fit_intercept")
+        check_bool(self.early_stopping, "early_stopping")
+        if self.progress is not None:
+            check_bool(self.progress, "progress")
+        check_random_state(self.random_state)
         check_choice(self.unequal, "unequal", UNEQUAL)
         check_positive(self.alpha, "alpha", allow_zero=True)
         check_positive(self.tol, "tol", allow_zero=True)
