@@ -206,7 +206,10 @@ def fit(
 
     from trackability.metrics import median_heuristic_gamma
 
-    gamma = float(median_heuristic_gamma(xs, xt, max_samples=2000, random_state=0))
+    try:
+        gamma = float(median_heuristic_gamma(xs, xt, max_samples=2000, random_state=0))
+    except ValueError:  # most cells identical: no default bandwidth; tl.score then asks for gamma
+        gamma = float("nan")
     call = {"method": name, "groupby": groupby, "control": str(control), "treated": str(treated),
             "use_rep": use_rep or "", "layer": layer or "", "loadings_key": space.loadings_key or "",
             "labels_key": labels_key or "", "random_state": str(random_state),

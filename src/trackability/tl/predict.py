@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from trackability._validation import check_bool
 from trackability.tl._anndata import check_adata, check_key
 from trackability.tl.fit import FittedModel, fit
 
@@ -65,6 +66,7 @@ def predict(
     key = check_key(key_added if key_added is not None else model.key_added, "key_added")
     if not isinstance(predicted_label, str) or not predicted_label:
         raise ValueError(f"predicted_label must be a non-empty string; got {predicted_label!r}.")
+    check_bool(only_control, "only_control")
     groupby, control = model.params["groupby"], model.params["control"]
     cells = adata
     if only_control and groupby in adata.obs.columns:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from trackability._validation import check_array, check_positive
 from trackability.tl._anndata import check_adata, get_matrix, group_mask
 
 #: Metrics :func:`score` computes (labels and directions come from the metric registry).
@@ -78,6 +79,8 @@ def score(
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
         raise ValueError(f"metrics: unknown {unknown or 'empty list'}; known: {sorted(METRICS)}.")
+    if gamma is not None:
+        gamma = check_positive(gamma, "gamma")
     rec: dict[str, Any] = {}
     is_ad = hasattr(pred, "obs") and hasattr(pred, "uns")
     if is_ad:
@@ -107,14 +110,20 @@ def score(
                 "computed on training cells in that space."
             )
         gamma = float(rec["gamma"])
-    p = _cells(pred, space, "pred") if is_ad else np.asarray(pred, dtype=np.float64)
+        if not np.isfinite(gamma):
+            raise ValueError("gamma: the median heuristic of the cells tl.fit used is undefined "
+                             "(more than half of their pairwise distances are 0); pass gamma=.")
+    p = _cells(pred, space, "pred") if is_ad else check_array(pred, "pred")
     if hasattr(observed, "obs"):
         check_adata(observed, "observed")
         col = groupby or params.get("groupby")
         lab = treated if treated is not None else params.get("treated")
+        if groupby is not None and groupby not in observed.obs.columns:
+            raise KeyError(f"groupby={groupby!r} is not a column of observed.obs (columns: "
+                           f"{list(observed.obs.columns)}).")
         t = _cells(_observed_cells(observed, col, lab), space, "observed")
     else:
-        t = np.asarray(observed, dtype=np.float64)
+        t = check_array(observed, "observed")
     return _table(p, t, list(metrics), float(gamma), seed, space or "X")
 
 
