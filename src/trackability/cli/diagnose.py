@@ -50,6 +50,26 @@ def first_row_is_numeric(path: Path, sep: str) -> bool:
     return True
 
 
+def _check_finite(x: np.ndarray, path: Path, *, first_line: int | None,
+                  columns: list[Any] | None = None) -> None:
+    """Fail naming the file and the first bad cell when ``x`` holds a NaN or an infinity.
+
+    In a CSV a missing value is an empty cell or a short (ragged) row, which pandas reads as NaN.
+    """
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return
+    i, j = (int(v) for v in np.argwhere(bad)[0])
+    if first_line is None:
+        where = f"first at cell {i}, feature {j}"
+    else:
+        col = columns[j] if columns is not None else j
+        where = (f"first on line {i + first_line}, column {col!r}: an empty cell, a short (ragged) "
+                 "row, or NaN/inf")
+    fail(f"{path}: {int(bad.sum())} missing or non-finite value(s) ({where}); remove or impute "
+         "them, or select the measurement columns with --features.")
+
+
 def read_cells(
     path: Path,
     *,
@@ -74,7 +94,11 @@ def read_cells(
             arr = np.load(path, allow_pickle=False)
         except Exception as exc:
             fail(f"{path}: cannot be read as a .npy array: {exc}")
-        return arr, [f"feature_{j}" for j in range(arr.shape[1] if arr.ndim == 2 else 0)]
+        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
+            fail(f"{path}: holds a {arr.ndim}-D array of dtype {arr.dtype}; a numeric cells x "
+                 "features (2-D) matrix is needed.")
+        _check_finite(arr, path, first_line=None)
+        return arr, [f"feature_{j}" for j in range(arr.shape[1])]
     if suffix in (".csv", ".tsv"):
         import pandas as pd
 
@@ -111,7 +135,9 @@ def read_cells(
         nonnum = [c for c in block.columns if not np.issubdtype(block[c].dtype, np.number)]
         if nonnum:
             fail(f"{path}: feature column(s) {nonnum} are not numeric.")
-        return block.to_numpy(dtype=np.float64), [str(c) for c in block.columns]
+        values = block.to_numpy(dtype=np.float64)
+        _check_finite(values, path, first_line=1 if headerless else 2, columns=list(block.columns))
+        return values, [str(c) for c in block.columns]
     import anndata
 
     try:
