@@ -34,6 +34,7 @@ from trackability.models._torch import (
     BatchCycler,
     check_flag,
     check_fraction,
+    check_hidden,
     check_int,
     check_threads,
     monitoring_split,
@@ -226,20 +227,8 @@ class CellOT(PerturbationModel):
         require_torch(cls.__name__)
 
     # -- parameters -------------------------------------------------------------------------------
-    def _hidden_tuple(self) -> tuple[int, ...]:
-        hidden = self.hidden
-        if isinstance(hidden, int | np.integer):
-            hidden = (int(hidden),)
-        try:
-            hidden = tuple(hidden)
-        except TypeError as exc:
-            raise TypeError(f"hidden must be a sequence of layer widths; got {self.hidden!r}.") from exc
-        if not hidden:
-            raise ValueError("hidden must list at least one hidden layer width.")
-        return tuple(check_int(h, "hidden width") for h in hidden)
-
     def _validate_params(self) -> None:
-        self._hidden_tuple()
+        check_hidden(self.hidden)
         for name in ("max_iter", "batch_size", "n_inner", "log_every", "eval_every", "patience"):
             check_int(getattr(self, name), name)
         check_positive(self.lr, "lr")
@@ -276,7 +265,7 @@ class CellOT(PerturbationModel):
     # -- fitting ----------------------------------------------------------------------------------
     def _build(self, d: int) -> tuple[Any, Any]:
         icnn = icnn_class()
-        hidden = self._hidden_tuple()
+        hidden = check_hidden(self.hidden)
         return icnn(d, hidden), icnn(d, hidden)
 
     def _fit(self, source: np.ndarray, target: np.ndarray) -> None:

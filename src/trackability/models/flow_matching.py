@@ -39,7 +39,9 @@ from trackability._validation import (
 from trackability.metrics import median_heuristic_gamma, mmd2
 from trackability.models._torch import (
     check_fraction,
+    check_hidden,
     check_int,
+    check_label_vector,
     check_threads,
     copy_state,
     numpy_to_state,
@@ -98,15 +100,9 @@ def _velocity_class() -> type:
 
 def _check_labels(labels: Any, n: int, name: str) -> np.ndarray | None:
     """One label per cell, as strings (None passes through)."""
-    if labels is None:
+    arr = check_label_vector(labels, n, name, "context label")
+    if arr is None:
         return None
-    if hasattr(labels, "to_numpy"):
-        labels = labels.to_numpy()
-    arr = np.asarray(labels)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one context label per cell); got shape {arr.shape}.")
-    if arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} labels but there are {n} cells.")
     values = arr.tolist()
     if any(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in values):
         raise ValueError(f"{name} contains missing labels (None/NaN); label every cell.")
@@ -299,20 +295,8 @@ class FlowMatching(PerturbationModel):
         self.progress = progress
 
     # -- parameters -------------------------------------------------------------------------------
-    def _hidden_tuple(self) -> tuple[int, ...]:
-        hidden = self.hidden
-        if isinstance(hidden, int | np.integer) and not isinstance(hidden, bool):
-            hidden = (int(hidden),)
-        try:
-            hidden = tuple(hidden)
-        except TypeError as exc:
-            raise TypeError(f"hidden must be a sequence of layer widths; got {self.hidden!r}.") from exc
-        if not hidden:
-            raise ValueError("hidden must list at least one hidden layer width.")
-        return tuple(check_int(h, "hidden width") for h in hidden)
-
     def _validate_params(self) -> None:
-        self._hidden_tuple()
+        check_hidden(self.hidden)
         for name in ("max_iter", "batch_size", "n_steps", "eval_every"):
             check_int(getattr(self, name), name)
         check_int(self.n_freq, "n_freq", minimum=0)
@@ -335,7 +319,7 @@ class FlowMatching(PerturbationModel):
 
     def _build(self, d: int) -> Any:
         d_cond = d if self.condition == "source_mean" else 0
-        return _velocity_class()(d, d_cond, self._hidden_tuple(), int(self.n_freq))
+        return _velocity_class()(d, d_cond, check_hidden(self.hidden), int(self.n_freq))
 
     # -- fitting ----------------------------------------------------------------------------------
     def _fit(
