@@ -40,3 +40,23 @@ def test_check_label_vector_shape_only():
         check_label_vector(np.zeros((2, 2)), 2, "labels", "context label")
     with pytest.raises(ValueError, match="source_labels has 2 labels but there are 3 cells"):
         check_label_vector(["a", "b"], 3, "source_labels", "cell-type label")
+
+
+def test_fitted_models_check_the_features_of_every_input():
+    """predict, CellOT.potential and ScGen.latent share one check (named after the argument)."""
+    pytest.importorskip("torch")
+    from trackability.models import CellOT, ScGen
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 1.0
+    bad = np.zeros((3, 3))
+    cellot = CellOT(hidden=(8,), max_iter=3, eval_every=1, log_every=1).fit(x, y)
+    assert cellot.potential(x).shape == (40,)
+    with pytest.raises(ValueError, match="source has 3 features but CellOT was fitted on 2"):
+        cellot.predict(bad)
+    with pytest.raises(ValueError, match="x has 3 features but CellOT was fitted on 2"):
+        cellot.potential(bad)
+    scgen = ScGen(n_hidden=8, n_latent=2, max_epochs=1, early_stopping=False).fit(x, y)
+    assert scgen.latent(x).shape == (40, 2)
+    with pytest.raises(ValueError, match="x has 3 features but ScGen was fitted on 2"):
+        scgen.latent(bad)

@@ -23,7 +23,6 @@ import numpy as np
 
 from trackability._progress import progress_bar
 from trackability._validation import (
-    check_array,
     check_choice,
     check_positive,
     check_random_state,
@@ -459,12 +458,7 @@ class CellOT(PerturbationModel):
         """
         self._check_fitted()
         check_choice(which, "which", ("f", "g"))
-        xa = check_array(x, "x")
-        if xa.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"x has {xa.shape[1]} features but {type(self).__name__} was fitted on "
-                f"{self.n_features_in_}."
-            )
+        xa = self._check_input(x, "x")
         net = self.f_ if which == "f" else self.g_
         with torch_session(None, check_threads(self.n_threads)) as torch, torch.no_grad():
             z = torch.as_tensor(self._to_model(xa), dtype=torch.float32)

@@ -31,7 +31,6 @@ import numpy as np
 
 from trackability._progress import progress_bar
 from trackability._validation import (
-    check_array,
     check_choice,
     check_positive,
     check_random_state,
@@ -548,14 +547,7 @@ class FlowMatching(PerturbationModel):
             whole of ``source`` when a labelled model is given no labels.
 
         """
-        self._check_fitted()
-        src = check_array(source, "source")
-        if src.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"source has {src.shape[1]} features but FlowMatching was fitted on "
-                f"{self.n_features_in_}."
-            )
-        return self._predict(src, labels)
+        return self._predict(self._check_input(source, "source"), labels)
 
     def _predict(self, source: np.ndarray, labels: Any = None) -> np.ndarray:
         lab = _check_labels(labels, source.shape[0], "labels")

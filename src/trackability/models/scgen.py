@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from trackability._progress import progress_bar
-from trackability._validation import check_array, check_positive, check_random_state
+from trackability._validation import check_positive, check_random_state
 from trackability.metrics import median_heuristic_gamma, mmd2
 from trackability.models._torch import (
     check_flag,
@@ -491,12 +491,7 @@ class ScGen(PerturbationModel):
 
     def latent(self, x: Any) -> np.ndarray:
         """Latent means (the codes scGen's arithmetic uses) of the rows of ``x``."""
-        self._check_fitted()
-        xa = check_array(x, "x")
-        if xa.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"x has {xa.shape[1]} features but ScGen was fitted on {self.n_features_in_}."
-            )
+        xa = self._check_input(x, "x")
         with torch_session(None, check_threads(self.n_threads)) as torch:
             self.vae_.eval()
             return self._latent(torch, self.vae_, xa)
