@@ -84,6 +84,32 @@ def test_clone_fit_predict(name, pair):
     np.testing.assert_allclose(again.fit(x, y).predict(x), pred, rtol=1e-6, atol=1e-6)
 
 
+#: The registered models that train iteratively and log a ``history_``.
+ITERATIVE = [p for p in ALL if p.values[0] not in BASELINES]
+
+
+@pytest.mark.parametrize("name", ITERATIVE)
+def test_history_schema_is_shared(name, pair):
+    """Every iterative model's ``history_`` starts with step (int), train_loss, val_score (float)."""
+    import pandas as pd
+
+    if name in NEURAL:
+        pytest.importorskip("torch")
+    x, y = pair
+    model = make_model(name, **_small(name)).fit(x, y)
+    h = model.history_
+    assert isinstance(h, pd.DataFrame) and len(h) >= 1
+    assert list(h.columns[:3]) == ["step", "train_loss", "val_score"]
+    assert h["step"].dtype == np.int64
+    assert h["train_loss"].dtype == np.float64 and h["val_score"].dtype == np.float64
+    assert np.all(np.diff(h["step"].to_numpy()) > 0)  # one row per logged step, in order
+    assert np.isfinite(h["train_loss"].dropna()).all() and h["train_loss"].notna().any()
+    if name == "laot":  # no validation score; the objective is the one it reports
+        assert h["val_score"].isna().all()
+        assert list(h["step"]) == list(range(1, model.n_iter_ + 1))
+        assert model.objective_ == pytest.approx(h["train_loss"].min())
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_defaults_follow_the_conventions(name):
     cls = get_model(name)

@@ -71,7 +71,7 @@ def test_laot_objective_never_increases(kwargs, seed):
     model = LAOT(max_iter=50, early_stopping=False, **kwargs).fit(x, y)
     hist = model.history_
     assert model.n_iter_ == len(hist) >= 3  # it actually alternated
-    obj = hist["objective"].to_numpy()
+    obj = hist["train_loss"].to_numpy()
     assert np.all(np.diff(obj) <= 1e-9 * obj[:-1])
     # the alternation interleaves: assignment cost at step k+1 (old map) <= objective at k
     penalty = np.array([0.0] * len(hist))
@@ -99,7 +99,7 @@ def test_laot_early_stopping_keeps_best_iterate():
     pair = near_identity(60, 5, 20.0, noise=0.5, random_state=0)
     x, y = pair.control, pair.treated
     model = LAOT(cost="euclidean", max_iter=30).fit(x, y)
-    assert model.objective_ == pytest.approx(model.history_["objective"].min())
+    assert model.objective_ == pytest.approx(model.history_["train_loss"].min())
     assert objective_of(model, x, y) == pytest.approx(model.objective_, rel=1e-10)
 
 
@@ -370,13 +370,13 @@ def test_converged_fit_is_a_coordinatewise_optimum(gap, noise, kwargs):
 def test_tol_stops_when_relative_decrease_is_small():
     pair = near_identity(60, 5, 20.0, noise=0.5, random_state=0)
     full = LAOT(max_iter=100).fit(pair.control, pair.treated)
-    obj = full.history_["objective"].to_numpy()
+    obj = full.history_["train_loss"].to_numpy()
     tol = 0.2
     # first iteration whose relative decrease is below tol: the fit with tol stops there
     stop = next(k for k in range(1, len(obj)) if obj[k] > obj[k - 1] * (1 - tol))
     early = LAOT(max_iter=100, tol=tol).fit(pair.control, pair.treated)
     assert early.n_iter_ == stop + 1 < full.n_iter_
-    np.testing.assert_allclose(early.history_["objective"], obj[: stop + 1], rtol=1e-12)
+    np.testing.assert_allclose(early.history_["train_loss"], obj[: stop + 1], rtol=1e-12)
     assert early.converged_
 
 

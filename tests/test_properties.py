@@ -128,7 +128,7 @@ def test_laot_objective_monotone(pair, alpha, fit_intercept):
     x, y = pair
     model = LAOT(max_iter=15, early_stopping=False, alpha=alpha, fit_intercept=fit_intercept)
     model.fit(x, y)
-    obj = model.history_["objective"].to_numpy()
+    obj = model.history_["train_loss"].to_numpy()
     scale = 1e-9 * (1.0 + np.sum(y**2) + np.sum(x**2))
     assert np.all(np.diff(obj) <= scale)
     assert model.objective_ == pytest.approx(obj.min())

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import os
@@ -426,20 +425,6 @@ def _write_figures(phase: Any, methods: Any, fig_dir: Path) -> dict[str, Path]:
 
 
 # -- the HTML summary ------------------------------------------------------------------------------
-_CSS = """
-body{font-family:system-ui,-apple-system,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;
-color:#222;line-height:1.45}
-h1{margin-bottom:0.2em} .sub{color:#666;margin-top:0}
-table{border-collapse:collapse;margin:0.8em 0;font-size:0.88em}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:right} th{background:#f3f3f3}
-td.l,th.l{text-align:left}
-pre{background:#f6f6f6;padding:0.8em;overflow-x:auto;font-size:0.85em}
-img{max-width:100%;border:1px solid #eee;margin:0.4em 0}
-.ok{color:#1a7f37;font-weight:600} .bad{color:#b42318;font-weight:600}
-.box{background:#f7f9fc;border-left:4px solid #4a78c2;padding:0.6em 1em;margin:1em 0}
-"""
-
-
 def _fmt(v: Any, digits: int = 4) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return ""
@@ -453,25 +438,6 @@ def _fmt(v: Any, digits: int = 4) -> str:
             return f"{v:.2e}"
         return f"{v:.{digits}g}"
     return html.escape(str(v))
-
-
-def _table(df: Any, columns: list[str], headers: list[str] | None = None) -> str:
-    headers = headers or columns
-    left = {c for c in columns if df[c].dtype == object}
-    head = "".join(f"<th class='{'l' if c in left else ''}'>{html.escape(h)}</th>"
-                   for c, h in zip(columns, headers, strict=True))
-    body = []
-    for _, r in df.iterrows():
-        cells = "".join(f"<td class='{'l' if c in left else ''}'>{_fmt(r[c])}</td>"
-                        for c in columns)
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
-
-
-def _pm(mean: float, sd: float) -> str:
-    if not np.isfinite(mean):
-        return ""
-    return f"{_fmt(mean)} ± {_fmt(sd)}" if np.isfinite(sd) else _fmt(mean)
 
 
 def _methods_html(methods: Any) -> str:
@@ -545,16 +511,11 @@ def _interpretation(summary: Any, config: DemoConfig) -> str:
     )
 
 
-def _img(path: Path, out: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    rel = path.relative_to(out).as_posix()
-    return (f"<p><img src='data:image/png;base64,{data}' alt='{html.escape(alt)}'><br>"
-            f"<small>file: <a href='{html.escape(rel)}'>{html.escape(rel)}</a></small></p>")
-
-
 def _write_html(out: Path, config: DemoConfig, random_state: int, phase: Any, methods: Any,
                 summary: Any, reference: Any, paths: dict[str, Path],
                 timings: dict[str, float]) -> Path:
+    from trackability.experiments.report import image_html, page_html, table_html
+
     prov = provenance()
     flag = {"quick": "--quick", "full": "--full", "tiny": "--quick --size tiny"}[config.size]
     cmd = f"trackability demo --out {shlex.quote(str(out))} {flag} --seed {random_state}"
@@ -570,8 +531,6 @@ def _write_html(out: Path, config: DemoConfig, random_state: int, phase: Any, me
         f"<li><b>{html.escape(t.name)}</b>: d = {t.d}, gap = {t.gap:g} (centred E, noise "
         f"{t.noise:g})</li>" for t in config.tasks)
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>trackability demo ({config.size})</title><style>{_CSS}</style></head><body>",
         "<h1>trackability demo</h1>",
         f"<p class='sub'>size <b>{config.size}</b>, seed {random_state}, package "
         f"{html.escape(prov['package_version'])}, git {html.escape(prov['git_revision'])}, "
@@ -593,13 +552,14 @@ def _write_html(out: Path, config: DemoConfig, random_state: int, phase: Any, me
         f"{list(config.faithful_dims)}, {config.faithful_trials} trials). Centred generator: "
         f"zero-mean E, LAOT defaults (d in {list(config.centered_dims)}, "
         f"{config.centered_trials} trials).</p>",
-        _img(paths["heatmap"], out, "phase heatmap"),
-        _img(paths["curves"], out, "recovery curves"),
+        image_html(paths["heatmap"], out, "phase heatmap", embed=True),
+        image_html(paths["curves"], out, "recovery curves", embed=True),
         "<h3>Check against the original run</h3>",
         ref_line,
     ]
     if len(reference):
-        parts.append(_table(reference, ["d", "gap", "trials", "original", "reproduced", "match"]))
+        shown = reference.set_index("d")[["gap", "trials", "original", "reproduced", "match"]]
+        parts.append(table_html(shown.map(_fmt)))
     parts += [
         "<h2>2. Methods on held-out cells</h2>",
         f"<p>Each task is drawn {config.replicates} times (seeded replicates). Training: "
@@ -616,7 +576,7 @@ def _write_html(out: Path, config: DemoConfig, random_state: int, phase: Any, me
         "</ul>",
         _methods_html(methods),
         _interpretation(summary, config),
-        _img(paths["comparison"], out, "method comparison"),
+        image_html(paths["comparison"], out, "method comparison", embed=True),
         "<h2>Files</h2><ul>",
     ]
     for key in ("phase_csv", "methods_csv", "summary_csv", "reference_csv"):
@@ -630,8 +590,7 @@ def _write_html(out: Path, config: DemoConfig, random_state: int, phase: Any, me
         "<p>Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()) + "</p>",
         "<details><summary>configuration</summary><pre>"
         + html.escape(json.dumps(asdict(config), indent=1)) + "</pre></details>",
-        "</body></html>",
     ]
     path = out / "index.html"
-    path.write_text("\n".join(parts), encoding="utf-8")
+    path.write_text(page_html(f"trackability demo ({config.size})", parts), encoding="utf-8")
     return path

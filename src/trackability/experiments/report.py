@@ -3,6 +3,9 @@
 ``write_report(DIR)`` reads ``DIR/results.csv`` (and ``config.yaml`` / ``manifest.json`` when
 present), writes the summary tables to ``DIR/tables/`` (CSV and markdown), the figures to
 ``DIR/figures/`` (PNG) and ``DIR/report.html`` linking them. Nothing is recomputed from data.
+
+:func:`page_html`, :func:`table_html` and :func:`image_html` are the one HTML writer of the
+package: the demo page (:mod:`trackability.experiments.demo`) is written with them too.
 """
 
 from __future__ import annotations
@@ -29,14 +32,43 @@ from trackability.metrics.registry import get_metric, label
 PAIRED_METRICS = ("mmd2", "energy", "w2", "delta_pearson_top")
 
 _CSS = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th:first-child,td:first-child{text-align:left}
-pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:0.85em}
-img{max-width:100%;border:1px solid #eee;margin:0.5em 0}
-.err{color:#a00}
+body{font-family:system-ui,-apple-system,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;
+color:#222;line-height:1.45}
+h1{margin-bottom:0.2em} .sub{color:#666;margin-top:0}
+table{border-collapse:collapse;margin:0.8em 0;font-size:0.88em}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th:first-child,td:first-child{text-align:left} th{background:#f3f3f3}
+pre{background:#f6f6f6;padding:0.8em;overflow-x:auto;font-size:0.85em}
+img{max-width:100%;border:1px solid #eee;margin:0.4em 0}
+.err,.bad{color:#a00;font-weight:600} .ok{color:#1a7f37;font-weight:600}
+.box{background:#f7f9fc;border-left:4px solid #4a78c2;padding:0.6em 1em;margin:1em 0}
 """
+
+
+def page_html(title: str, body: list[str]) -> str:
+    """A whole HTML page: ``title`` in the head, the shared style sheet, ``body`` (HTML parts)."""
+    return "\n".join([
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        *body,
+        "</body></html>",
+    ])
+
+
+def image_html(path: Path, out_dir: Path, alt: str, *, embed: bool = False) -> str:
+    """An ``<img>`` of the PNG at ``path``, linked relative to ``out_dir``.
+
+    With ``embed`` the image is inlined as a data URI (a self-contained page) and a link to the
+    file follows it.
+    """
+    import base64
+
+    rel = path.relative_to(out_dir).as_posix()
+    if not embed:
+        return f"<p><img src='{html.escape(rel)}' alt='{html.escape(alt)}'></p>"
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<p><img src='data:image/png;base64,{data}' alt='{html.escape(alt)}'><br>"
+            f"<small>file: <a href='{html.escape(rel)}'>{html.escape(rel)}</a></small></p>")
 
 
 def table_html(table: Any) -> str:
@@ -179,9 +211,6 @@ def write_report(out_dir: str | os.PathLike, *, figures: bool = True) -> Path:
     name = manifest.get("config_name") or (results["config_name"].iloc[0]
                                            if "config_name" in results.columns else out.name)
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>trackability benchmark: {html.escape(str(name))}</title><style>{_CSS}</style>",
-        "</head><body>",
         f"<h1>Benchmark: {html.escape(str(name))}</h1>",
         "<p>Every method saw the same split, preprocessing (fitted on the training split) and "
         "metric code. Values are mean ± sd over seeds (the split seed); the best mean per task is "
@@ -219,10 +248,9 @@ def write_report(out_dir: str | os.PathLike, *, figures: bool = True) -> Path:
     if figs:
         parts.append("<h2>Figures</h2>")
         for p in figs:
-            parts.append(f"<p><img src='figures/{html.escape(p.name)}' alt='{p.stem}'></p>")
+            parts.append(image_html(p, out, p.stem))
     if cfg_text:
         parts.append(f"<h2>Config</h2><pre>{html.escape(cfg_text)}</pre>")
-    parts.append("</body></html>")
     path = out / "report.html"
-    atomic_write(path, "\n".join(parts))
+    atomic_write(path, page_html(f"trackability benchmark: {name}", parts))
     return path

@@ -106,7 +106,7 @@ def laot_history(
         "train_mmd2": mmd2(x_mon, y_mon, gamma=gamma),
         "val_mmd2": mmd2(x_val, y_val, gamma=gamma) if has_val else np.nan,
     }]
-    objective = full.history_["objective"].to_numpy()
+    objective = full.history_["train_loss"].to_numpy()
     bar = progress_bar(total=full.n_iter_, desc="LAOT iterates", progress=progress)
     for k in range(1, full.n_iter_ + 1):
         model = full if k == full.n_iter_ else LAOT(**{**params, "max_iter": k}).fit(x_tr, y_tr)

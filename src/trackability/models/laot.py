@@ -16,7 +16,7 @@ from trackability._progress import progress_bar
 from trackability._validation import check_choice, check_positive, check_random_state
 from trackability.matching import COSTS, Matcher, Matching, TransportPlan
 from trackability.matching.auto import check_laot_memory
-from trackability.models.base import PerturbationModel
+from trackability.models.base import PerturbationModel, history_frame
 
 UNEQUAL = ("rectangular", "subsample")
 
@@ -99,8 +99,10 @@ class LAOT(PerturbationModel):
         Final assignment between (the used) source and target cells, in the input indices (a
         soft :class:`~trackability.matching.TransportPlan` with ``method="entropic"``).
     history_ : pandas.DataFrame
-        One row per iteration: ``iteration``, ``objective`` (after the least-squares step,
-        including the ridge term), ``assignment_cost``, ``n_changed`` (pairs that changed).
+        One row per iteration, in the shared schema of iterative models: ``step`` (the
+        iteration), ``train_loss`` (the objective after the least-squares step, including the
+        ridge term), ``val_score`` (NaN: LAOT has no validation score), then
+        ``assignment_cost`` and ``n_changed`` (pairs that changed).
     n_iter_ : int
     converged_ : bool
         True if a fixed point or a plateau of the objective was reached before ``max_iter``.
@@ -169,8 +171,6 @@ class LAOT(PerturbationModel):
         return value
 
     def _fit(self, source: np.ndarray, target: np.ndarray) -> None:
-        import pandas as pd
-
         self._validate_params()
         n0, nt = source.shape[0], target.shape[0]
         src_idx, tgt_idx = np.arange(n0), np.arange(nt)
@@ -193,7 +193,7 @@ class LAOT(PerturbationModel):
         w, b = np.eye(d), np.zeros(d)
         best = None
         prev: Any = None  # the previous Matching or TransportPlan
-        rows: list[dict[str, float]] = []
+        rows: list[dict[str, Any]] = []
         converged = False
         bar = progress_bar(total=self.max_iter, desc="LAOT", progress=self.progress)
         for it in range(1, self.max_iter + 1):
@@ -215,7 +215,8 @@ class LAOT(PerturbationModel):
             )
             obj = self._objective(x[m.source], paired, w_new, b_new)
             rows.append(
-                {"iteration": it, "objective": obj, "assignment_cost": m.total_cost, "n_changed": n_changed}
+                {"step": it, "train_loss": obj, "val_score": np.nan,
+                 "assignment_cost": m.total_cost, "n_changed": n_changed}
             )
             bar.update(1)
             if best is not None and self.early_stopping:
@@ -244,9 +245,7 @@ class LAOT(PerturbationModel):
                 src_idx[m.source], tgt_idx[m.target], m.total_cost, cost_name=m.cost_name,
                 method=m.method, info=m.info, certified=m.certified,
             )
-        self.history_ = pd.DataFrame(
-            rows, columns=["iteration", "objective", "assignment_cost", "n_changed"]
-        )
+        self.history_ = history_frame(rows)
         self.n_iter_ = len(rows)
         self.converged_ = converged
         self.objective_ = obj
