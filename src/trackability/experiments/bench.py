@@ -47,6 +47,7 @@ from trackability.experiments.config import (
     load_config,
 )
 from trackability.experiments.parallel import run_jobs
+from trackability.metrics._sampling import subsample_rows
 from trackability.metrics.registry import metric_names
 from trackability.models.registry import check_params, get_model
 
@@ -217,12 +218,6 @@ def _predict(model: Any, task: Any, x: np.ndarray, part: str) -> np.ndarray:
     return np.asarray(model.predict(x, **kw) if kw else model.predict(x), dtype=np.float64)
 
 
-def _subsample(x: np.ndarray, m: int | None, rng: np.random.Generator) -> np.ndarray:
-    if m is None or x.shape[0] <= m:
-        return x
-    return x[np.sort(rng.choice(x.shape[0], size=m, replace=False))]
-
-
 def score(
     pred: np.ndarray,
     target: np.ndarray,
@@ -268,7 +263,7 @@ def score(
     if truth is not None:
         out["rmse_paired"] = float(np.sqrt(np.mean(np.sum((pred - truth) ** 2, axis=1))))
     max_eval = metrics_cfg.get("max_eval_cells")
-    p, t = _subsample(pred, max_eval, rng), _subsample(target, max_eval, rng)
+    p, t = subsample_rows(pred, max_eval, rng), subsample_rows(target, max_eval, rng)
     out["eval_cells_pred"], out["eval_cells_target"] = p.shape[0], t.shape[0]
     out["mmd2"] = mmd2(p, t, gamma=gamma, unbiased=True)
     if metrics_cfg.get("cellot_mmd", True):
@@ -277,7 +272,7 @@ def score(
         out["energy"] = energy_distance(p, t)
     if metrics_cfg.get("w2", True):
         m = int(metrics_cfg.get("w2_max_cells", 1500))
-        pw, tw = _subsample(p, m, rng), _subsample(t, m, rng)
+        pw, tw = subsample_rows(p, m, rng), subsample_rows(t, m, rng)
         out["w2"] = wasserstein2(pw, tw)
         out["w2_cells"] = f"{pw.shape[0]}x{tw.shape[0]}"
         out["w2_subsampled"] = bool(pw.shape[0] < p.shape[0] or tw.shape[0] < t.shape[0])
@@ -307,7 +302,7 @@ def _score_more(
     n_perm = int(cfg.get("etest_permutations", 500))
     if n_perm > 0:
         m = int(cfg.get("etest_max_cells", 500))
-        res = energy_test(_subsample(pred, m, rng), _subsample(target, m, rng),
+        res = energy_test(subsample_rows(pred, m, rng), subsample_rows(target, m, rng),
                           n_permutations=n_perm, random_state=rng)
         out["etest_p"], out["etest_stat"], out["etest_permutations"] = (
             res.p_value, res.statistic, res.n_permutations)

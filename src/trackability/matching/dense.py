@@ -83,14 +83,7 @@ def solve_dense(
     larger one. Memory is ``O(n_source * n_target)``; time ``O(n^3)`` in the worst case.
     """
     c = cost_matrix(source, target, cost)
-    try:
-        if solver == "lap":
-            rows, cols = _solve_lap(c)
-        else:
-            rows, cols = _solve_scipy(c)
-    except ImportError:  # pragma: no cover - lap is a hard dependency
-        rows, cols = _solve_scipy(c)
-        solver = "scipy"
+    rows, cols = _solve_lap(c) if solver == "lap" else _solve_scipy(c)
     expected = min(c.shape)
     if rows.size != expected:  # pragma: no cover - defensive: solver returned a partial matching
         rows, cols = _solve_scipy(c)

@@ -183,6 +183,37 @@ def check_int(value: Any, name: str, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_hidden(hidden: Any, name: str = "hidden") -> tuple[int, ...]:
+    """Validate the hidden-layer widths of a network: one width or a non-empty sequence of them."""
+    widths = hidden
+    if isinstance(widths, int | np.integer) and not isinstance(widths, bool):
+        widths = (int(widths),)
+    try:
+        widths = tuple(widths)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be a sequence of layer widths; got {hidden!r}.") from exc
+    if not widths:
+        raise ValueError(f"{name} must list at least one hidden layer width.")
+    return tuple(check_int(h, f"{name} width") for h in widths)
+
+
+def check_label_vector(labels: Any, n: int, name: str, what: str) -> np.ndarray | None:
+    """``labels`` as a 1-D array of ``n`` entries, one ``what`` per cell (None passes through).
+
+    Only the shape is checked here; each model decides which values it accepts.
+    """
+    if labels is None:
+        return None
+    if hasattr(labels, "to_numpy"):
+        labels = labels.to_numpy()
+    arr = np.asarray(labels)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one {what} per cell); got shape {arr.shape}.")
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} labels but there are {n} cells.")
+    return arr
+
+
 def state_to_numpy(module: Any, prefix: str) -> dict[str, np.ndarray]:
     """A module's ``state_dict`` as numpy arrays under ``prefix.`` (for ``.npz`` saving)."""
     return {

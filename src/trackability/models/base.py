@@ -135,14 +135,7 @@ class PerturbationModel(BaseEstimator):
 
     def predict(self, source: Any) -> np.ndarray:
         """Predicted treated state of each control cell in ``source`` (same shape)."""
-        self._check_fitted()
-        src = check_array(source, "source")
-        if src.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"source has {src.shape[1]} features but {type(self).__name__} was fitted on "
-                f"{self.n_features_in_}."
-            )
-        return self._predict(src)
+        return self._predict(self._check_input(source, "source"))
 
     def fit_predict(self, source: Any, target: Any, **fit_params: Any) -> np.ndarray:
         """``fit(source, target)`` then ``predict(source)``."""
@@ -153,6 +146,17 @@ class PerturbationModel(BaseEstimator):
             raise NotFittedError(
                 f"This {type(self).__name__} is not fitted yet; call fit(source, target) first."
             )
+
+    def _check_input(self, x: Any, name: str) -> np.ndarray:
+        """``x`` as a float array with the fitted number of features (the model must be fitted)."""
+        self._check_fitted()
+        arr = check_array(x, name)
+        if arr.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{name} has {arr.shape[1]} features but {type(self).__name__} was fitted on "
+                f"{self.n_features_in_}."
+            )
+        return arr
 
     def _fit(self, source: np.ndarray, target: np.ndarray, **fit_params: Any) -> None:
         raise NotImplementedError

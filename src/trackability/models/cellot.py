@@ -23,7 +23,6 @@ import numpy as np
 
 from trackability._progress import progress_bar
 from trackability._validation import (
-    check_array,
     check_choice,
     check_positive,
     check_random_state,
@@ -34,6 +33,7 @@ from trackability.models._torch import (
     BatchCycler,
     check_flag,
     check_fraction,
+    check_hidden,
     check_int,
     check_threads,
     monitoring_split,
@@ -226,20 +226,8 @@ class CellOT(PerturbationModel):
         require_torch(cls.__name__)
 
     # -- parameters -------------------------------------------------------------------------------
-    def _hidden_tuple(self) -> tuple[int, ...]:
-        hidden = self.hidden
-        if isinstance(hidden, int | np.integer):
-            hidden = (int(hidden),)
-        try:
-            hidden = tuple(hidden)
-        except TypeError as exc:
-            raise TypeError(f"hidden must be a sequence of layer widths; got {self.hidden!r}.") from exc
-        if not hidden:
-            raise ValueError("hidden must list at least one hidden layer width.")
-        return tuple(check_int(h, "hidden width") for h in hidden)
-
     def _validate_params(self) -> None:
-        self._hidden_tuple()
+        check_hidden(self.hidden)
         for name in ("max_iter", "batch_size", "n_inner", "log_every", "eval_every", "patience"):
             check_int(getattr(self, name), name)
         check_positive(self.lr, "lr")
@@ -276,7 +264,7 @@ class CellOT(PerturbationModel):
     # -- fitting ----------------------------------------------------------------------------------
     def _build(self, d: int) -> tuple[Any, Any]:
         icnn = icnn_class()
-        hidden = self._hidden_tuple()
+        hidden = check_hidden(self.hidden)
         return icnn(d, hidden), icnn(d, hidden)
 
     def _fit(self, source: np.ndarray, target: np.ndarray) -> None:
@@ -470,12 +458,7 @@ class CellOT(PerturbationModel):
         """
         self._check_fitted()
         check_choice(which, "which", ("f", "g"))
-        xa = check_array(x, "x")
-        if xa.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"x has {xa.shape[1]} features but {type(self).__name__} was fitted on "
-                f"{self.n_features_in_}."
-            )
+        xa = self._check_input(x, "x")
         net = self.f_ if which == "f" else self.g_
         with torch_session(None, check_threads(self.n_threads)) as torch, torch.no_grad():
             z = torch.as_tensor(self._to_model(xa), dtype=torch.float32)

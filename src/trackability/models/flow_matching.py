@@ -31,7 +31,6 @@ import numpy as np
 
 from trackability._progress import progress_bar
 from trackability._validation import (
-    check_array,
     check_choice,
     check_positive,
     check_random_state,
@@ -39,7 +38,9 @@ from trackability._validation import (
 from trackability.metrics import median_heuristic_gamma, mmd2
 from trackability.models._torch import (
     check_fraction,
+    check_hidden,
     check_int,
+    check_label_vector,
     check_threads,
     copy_state,
     numpy_to_state,
@@ -98,15 +99,9 @@ def _velocity_class() -> type:
 
 def _check_labels(labels: Any, n: int, name: str) -> np.ndarray | None:
     """One label per cell, as strings (None passes through)."""
-    if labels is None:
+    arr = check_label_vector(labels, n, name, "context label")
+    if arr is None:
         return None
-    if hasattr(labels, "to_numpy"):
-        labels = labels.to_numpy()
-    arr = np.asarray(labels)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one context label per cell); got shape {arr.shape}.")
-    if arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} labels but there are {n} cells.")
     values = arr.tolist()
     if any(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in values):
         raise ValueError(f"{name} contains missing labels (None/NaN); label every cell.")
@@ -299,20 +294,8 @@ class FlowMatching(PerturbationModel):
         self.progress = progress
 
     # -- parameters -------------------------------------------------------------------------------
-    def _hidden_tuple(self) -> tuple[int, ...]:
-        hidden = self.hidden
-        if isinstance(hidden, int | np.integer) and not isinstance(hidden, bool):
-            hidden = (int(hidden),)
-        try:
-            hidden = tuple(hidden)
-        except TypeError as exc:
-            raise TypeError(f"hidden must be a sequence of layer widths; got {self.hidden!r}.") from exc
-        if not hidden:
-            raise ValueError("hidden must list at least one hidden layer width.")
-        return tuple(check_int(h, "hidden width") for h in hidden)
-
     def _validate_params(self) -> None:
-        self._hidden_tuple()
+        check_hidden(self.hidden)
         for name in ("max_iter", "batch_size", "n_steps", "eval_every"):
             check_int(getattr(self, name), name)
         check_int(self.n_freq, "n_freq", minimum=0)
@@ -335,7 +318,7 @@ class FlowMatching(PerturbationModel):
 
     def _build(self, d: int) -> Any:
         d_cond = d if self.condition == "source_mean" else 0
-        return _velocity_class()(d, d_cond, self._hidden_tuple(), int(self.n_freq))
+        return _velocity_class()(d, d_cond, check_hidden(self.hidden), int(self.n_freq))
 
     # -- fitting ----------------------------------------------------------------------------------
     def _fit(
@@ -564,14 +547,7 @@ class FlowMatching(PerturbationModel):
             whole of ``source`` when a labelled model is given no labels.
 
         """
-        self._check_fitted()
-        src = check_array(source, "source")
-        if src.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"source has {src.shape[1]} features but FlowMatching was fitted on "
-                f"{self.n_features_in_}."
-            )
-        return self._predict(src, labels)
+        return self._predict(self._check_input(source, "source"), labels)
 
     def _predict(self, source: np.ndarray, labels: Any = None) -> np.ndarray:
         lab = _check_labels(labels, source.shape[0], "labels")

@@ -22,12 +22,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from trackability._progress import progress_bar
-from trackability._validation import check_array, check_positive, check_random_state
+from trackability._validation import check_positive, check_random_state
 from trackability.metrics import median_heuristic_gamma, mmd2
 from trackability.models._torch import (
     check_flag,
     check_fraction,
     check_int,
+    check_label_vector,
     check_threads,
     copy_state,
     numpy_to_state,
@@ -122,15 +123,9 @@ def balanced_indices(labels: np.ndarray | None, n: int, rng: np.random.Generator
 
 
 def _check_labels(labels: Any, n: int, name: str) -> np.ndarray | None:
-    if labels is None:
+    arr = check_label_vector(labels, n, name, "cell-type label")
+    if arr is None:
         return None
-    if hasattr(labels, "to_numpy"):
-        labels = labels.to_numpy()
-    arr = np.asarray(labels)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one cell-type label per cell); got shape {arr.shape}.")
-    if arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} labels but there are {n} cells.")
     if arr.dtype == object or arr.dtype.kind in "US":
         if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in arr.tolist()):
             raise ValueError(f"{name} contains missing labels (None/NaN); label every cell.")
@@ -496,12 +491,7 @@ class ScGen(PerturbationModel):
 
     def latent(self, x: Any) -> np.ndarray:
         """Latent means (the codes scGen's arithmetic uses) of the rows of ``x``."""
-        self._check_fitted()
-        xa = check_array(x, "x")
-        if xa.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"x has {xa.shape[1]} features but ScGen was fitted on {self.n_features_in_}."
-            )
+        xa = self._check_input(x, "x")
         with torch_session(None, check_threads(self.n_threads)) as torch:
             self.vae_.eval()
             return self._latent(torch, self.vae_, xa)

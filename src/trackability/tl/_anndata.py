@@ -11,10 +11,8 @@ from trackability._validation import check_array
 
 def check_adata(adata: Any, name: str = "adata") -> Any:
     """Refuse anything that is not an AnnData (with a message naming the argument)."""
-    try:
-        import anndata
-    except ImportError as exc:  # pragma: no cover - anndata is a dependency
-        raise ImportError("trackability.tl needs anndata (pip install anndata).") from exc
+    import anndata
+
     if not isinstance(adata, anndata.AnnData):
         raise TypeError(
             f"{name} must be an anndata.AnnData; got {type(adata).__name__}. For numpy arrays use "

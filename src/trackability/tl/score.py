@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from trackability._validation import check_array, check_positive
+from trackability.metrics._sampling import subsample_rows
 from trackability.tl._anndata import check_adata, get_matrix, group_mask
 
 #: Metrics :func:`score` computes (labels and directions come from the metric registry).
@@ -193,8 +194,8 @@ def score_arrays(p: np.ndarray, t: np.ndarray, metrics: list[str], *, gamma: flo
         elif m == "energy":
             out[m] = float(energy_distance(p, t))
         elif m == "w2":
-            out[m] = float(wasserstein2(_subsample(p, w2_max_cells, rng),
-                                        _subsample(t, w2_max_cells, rng)))
+            out[m] = float(wasserstein2(subsample_rows(p, w2_max_cells, rng),
+                                        subsample_rows(t, w2_max_cells, rng)))
         else:
             fn = mean_r2 if m == "mean_r2" else mean_pearson
             try:
@@ -202,12 +203,6 @@ def score_arrays(p: np.ndarray, t: np.ndarray, metrics: list[str], *, gamma: flo
             except ValueError:
                 out[m] = float("nan")
     return out
-
-
-def _subsample(x: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
-    if x.shape[0] <= m:
-        return x
-    return x[np.sort(rng.choice(x.shape[0], size=m, replace=False))]
 
 
 def _cells(adata: Any, use_rep: str | None, name: str) -> np.ndarray:
