@@ -50,7 +50,8 @@ docs: $(DOCS_STAMP)
 # Peers scored by our harness (docs/peers.md): each external tool in its own virtual environment
 # OUTSIDE the repository (PEERS_VENV), run on the harness's exported splits; their predictions
 # (results/peers/<tool>/<config>) are scored by the `external` method of configs/kang_peers.yaml.
-PY312 ?= python3.12
+# python3.12, or pyenv's 3.12 interpreter where the python3.12 shim has no version selected
+PY312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3.12)
 PEERS_VENV ?= ../peers-venv
 PEERS_OUT ?= results/peers
 PEER_SEEDS ?= 0,1,2,3,4
@@ -60,9 +61,26 @@ $(PEERS_VENV)/cellflow/.installed:
 	$(PEERS_VENV)/cellflow/bin/python -m pip install --quiet cellflow-tools==0.0.9 requests
 	touch $@
 
-.PHONY: peers
-peers: $(STAMP) $(PEERS_VENV)/cellflow/.installed
+# pertpy 1.4.0's Scgen is JAX (the scgen extra: flax, numpyro, optax, ott-jax): no torch is pulled
+$(PEERS_VENV)/pertpy/.installed:
+	$(PY312) -m venv $(PEERS_VENV)/pertpy
+	$(PEERS_VENV)/pertpy/bin/python -m pip install --quiet "pertpy[scgen]==1.4.0"
+	touch $@
+
+$(PEERS_OUT)/splits/kang/index.json: $(STAMP) configs/kang.yaml
 	$(BIN)/trackability bench configs/kang.yaml --export-splits $(PEERS_OUT)/splits/kang
-	$(PEERS_VENV)/cellflow/bin/python benchmarks/peers/run_cellflow.py \
+
+# One thread per peer fit, as for our models (the 2-core machines run one fit per core)
+PEER_ENV := OMP_NUM_THREADS=1 XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+.PHONY: peers peers-cellflow peers-scgen
+peers-cellflow: $(PEERS_VENV)/cellflow/.installed $(PEERS_OUT)/splits/kang/index.json
+	$(PEER_ENV) $(PEERS_VENV)/cellflow/bin/python benchmarks/peers/run_cellflow.py \
 	  $(PEERS_OUT)/splits/kang $(PEERS_OUT)/cellflow/kang --seeds $(PEER_SEEDS)
+
+peers-scgen: $(PEERS_VENV)/pertpy/.installed $(PEERS_OUT)/splits/kang/index.json
+	$(PEER_ENV) $(PEERS_VENV)/pertpy/bin/python benchmarks/peers/run_pertpy_scgen.py \
+	  $(PEERS_OUT)/splits/kang $(PEERS_OUT)/pertpy/kang --seeds $(PEER_SEEDS)
+
+peers: peers-cellflow peers-scgen
 	$(BIN)/trackability bench configs/kang_peers.yaml --out results/kang_peers --jobs 2

@@ -54,13 +54,44 @@ def test_bench_progress_follows_the_environment_and_path_sets_the_data(monkeypat
     res = runner.invoke(app, ["bench", "configs/sachs.yaml", "--methods", "identity",
                               "--no-require-baselines", "--path", str(tmp_path), "--no-report"])
     assert res.exit_code == 0, res.output
-    assert seen["progress"] is None  # None: TRACKABILITY_PROGRESS decides (it used to be True)
+    # the command line resolves --progress itself: TRACKABILITY_PROGRESS (0 under the tests) wins
+    assert seen["progress"] is False
     assert seen["data"] == str(tmp_path.resolve()) and seen["methods"] == ["identity"]
     assert seen["tasks"] >= 1
+    monkeypatch.delenv("TRACKABILITY_PROGRESS")  # unset: the command line shows progress
+    res = runner.invoke(app, ["bench", "configs/sachs.yaml", "--methods", "identity",
+                              "--no-require-baselines", "--path", str(tmp_path), "--no-report"])
+    assert res.exit_code == 0, res.output
+    assert seen["progress"] is True
+
+
+@pytest.mark.parametrize(("env", "arg", "default", "expected"), [
+    (None, None, False, False),   # a library call: off unless asked for
+    (None, None, True, True),     # the command line: on
+    ("0", None, True, False), ("off", None, True, False), ("1", None, False, True),
+    ("", None, False, False),     # an empty variable counts as unset
+    ("1", False, True, False), ("0", True, False, True),  # an explicit argument wins
+])
+def test_progress_off_in_library_calls_unless_asked(monkeypatch, env, arg, default, expected):
     from trackability._progress import progress_enabled
 
-    monkeypatch.setenv("TRACKABILITY_PROGRESS", "0")
-    assert progress_enabled(seen["progress"]) is False
+    if env is None:
+        monkeypatch.delenv("TRACKABILITY_PROGRESS", raising=False)
+    else:
+        monkeypatch.setenv("TRACKABILITY_PROGRESS", env)
+    assert progress_enabled(arg, default=default) is expected
+
+
+def test_library_call_draws_no_bar_by_default(monkeypatch, capsys):
+    from trackability.models import LAOT
+
+    monkeypatch.delenv("TRACKABILITY_PROGRESS", raising=False)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3))
+    LAOT(max_iter=3).fit(x, x[rng.permutation(40)] + 0.1)
+    assert "LAOT" not in capsys.readouterr().err
+    LAOT(max_iter=3, progress=True).fit(x, x[rng.permutation(40)] + 0.1)
+    assert "LAOT" in capsys.readouterr().err
 
 
 def test_save_and_load_take_the_same_path(tmp_path):

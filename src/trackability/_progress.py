@@ -1,4 +1,9 @@
-"""Progress bars for long loops (tqdm), silenced with ``progress=False`` or ``TRACKABILITY_PROGRESS=0``."""
+"""Progress bars for long loops (tqdm).
+
+Inside library calls progress is off unless asked for (``progress=True`` or
+``TRACKABILITY_PROGRESS=1``); the command line turns it on unless ``--no-progress`` or
+``TRACKABILITY_PROGRESS=0``.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,19 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def progress_enabled(progress: bool | None) -> bool:
-    """Resolve a ``progress`` argument: an explicit bool wins, else the environment, else on."""
+def progress_enabled(progress: bool | None, default: bool = False) -> bool:
+    """Resolve a ``progress`` argument.
+
+    An explicit bool wins; else ``TRACKABILITY_PROGRESS`` where it is set (``0``, ``false``,
+    ``no``, ``off``: off; anything else: on); else ``default`` (off in library calls, on in the
+    command line).
+    """
     if progress is not None:
         return bool(progress)
-    return os.environ.get("TRACKABILITY_PROGRESS", "1").lower() not in {"0", "false", "no", "off"}
+    env = os.environ.get("TRACKABILITY_PROGRESS")
+    if env is None or not env.strip():
+        return bool(default)
+    return env.strip().lower() not in {"0", "false", "no", "off"}
 
 
 def progress_bar(

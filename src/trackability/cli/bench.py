@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from trackability._progress import progress_enabled
 from trackability.cli.app import app, fail
 
 
@@ -116,7 +117,7 @@ def bench(
     out_dir = out or Path("results") / cfg.name
     try:
         df = run_benchmark(cfg, out_dir, n_jobs=jobs, backend=backend, scheduler=scheduler,
-                           progress=progress, resume=not fresh)
+                           progress=progress_enabled(progress, default=True), resume=not fresh)
     except (ConfigError, OSError, KeyError, ValueError) as exc:
         # OSError: an unwritable or full results folder (BenchmarkWriteError says that the rerun
         # resumes), a missing data file

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from trackability._progress import progress_enabled
 from trackability.cli.app import app, fail
 
 JobsOption = Annotated[
@@ -79,7 +80,7 @@ def demo(
         fail(f"--out {out} exists and is not a folder.")
     try:
         result = run_demo(out, quick=quick, random_state=seed, size=size, n_jobs=jobs,
-                          progress=progress, log=typer.echo)
+                          progress=progress_enabled(progress, default=True), log=typer.echo)
     except ValueError as exc:
         fail(str(exc))
     summary = result.summary
@@ -160,7 +161,8 @@ def phase_transition_cmd(
     try:
         table = phase_transition(dim_list, gap_list, trials=trials, n=n,
                                  seed_faithful=seed_faithful, random_state=seed, n_jobs=jobs,
-                                 backend=backend, scheduler=scheduler, progress=progress)
+                                 backend=backend, scheduler=scheduler,
+                                 progress=progress_enabled(progress, default=True))
     except ValueError as exc:
         fail(str(exc))
     out.mkdir(parents=True, exist_ok=True)
