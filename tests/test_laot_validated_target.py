@@ -58,3 +58,25 @@ def test_target_table_flags_worse_and_strictly_better_tasks():
     assert v["worse_1sd"] == ["bad"] and v["beyond_translation"] == ["linear"]
     assert v["beyond_translation_not_better"] == [] and v["met"] is False
     assert t.verdict(tab.drop(index="bad").reset_index())["met"] is True
+
+
+def test_real_summary_counts_wins_and_losses_against_the_mean_shift():
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("real_summary",
+                                                  REPO / "benchmarks" / "real_summary.py")
+    rs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rs)
+    ms = np.array([0.010, 0.012, 0.011, 0.013, 0.009])
+    rows = (_rows("a", ms, ms + 0.01 + [0, 1e-3, 2e-3, 0, 1e-3], ms - 0.005 + [0, 1e-4, 0, 2e-4, 0])
+            + _rows("b", ms, ms + 0.02 + [0, 1e-3, 0, 2e-3, 0], ms + [1e-4, -1e-4, 0, 2e-4, -2e-4]))
+    df = pd.DataFrame(rows).assign(**{"ceiling.mmd2": 0.0, "fit_cpu_s": 1.0})
+    tab = rs.summary(df).set_index("method")
+    assert set(tab.index) == {"laot", "laot_validated"}
+    assert tab.loc["laot", "beats_meanshift"] == 0 and tab.loc["laot", "worse_than_meanshift"] == 2
+    assert tab.loc["laot_validated", "beats_meanshift"] == 1
+    assert tab.loc["laot_validated", "worse_than_meanshift"] == 0
+    # calibrated score of the means with a zero ceiling: 1 - mean(u) / mean(b); median over tasks
+    want = np.median([1 - (ms - 0.005 + [0, 1e-4, 0, 2e-4, 0]).mean() / ms.mean(),
+                      1 - (ms + [1e-4, -1e-4, 0, 2e-4, -2e-4]).mean() / ms.mean()])
+    assert tab.loc["laot_validated", "median_calibrated_of_means"] == pytest.approx(want)
