@@ -137,6 +137,7 @@ def recoverability_table(config: str | os.PathLike, *, seed: int = 0, n_sim: int
 def plot_horizon(table: Any, rec: Any, *, metric: str = "mmd2", calibrated: bool = False,
                  methods: tuple[str, ...] = METHODS, path: str | os.PathLike | None = None) -> Any:
     """One panel per task group: ``metric`` vs gap (h) per method; recovery on a twin axis."""
+    import matplotlib
     import matplotlib.pyplot as plt
 
     from trackability.metrics.registry import get_metric
@@ -159,6 +160,10 @@ def plot_horizon(table: Any, rec: Any, *, metric: str = "mmd2", calibrated: bool
                         color=color, ls=ls, capsize=2, label=m)
             lows.append(float(np.nanmin(s[ycol])))
         ax.set_xscale("log")
+        gaps = sorted(set(sub["gap_h"]))
+        ax.set_xticks(gaps, [f"{g:g}" for g in gaps])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_xlim(min(gaps) / 1.5, max(gaps) * 1.5)
         if not calibrated and metric in ("mmd2", "energy", "w2"):
             ax.set_yscale("symlog", linthresh=1e-3)
             ax.set_ylim(bottom=-1e-3 if lows and min(lows) < 0 else 0)
@@ -210,6 +215,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", required=True, help="folder for the tables and figures")
     ap.add_argument("--seed", type=int, default=0, help="split seed of the trackability estimate")
     ap.add_argument("--metric", default="mmd2")
+    ap.add_argument("--reuse-recoverability", action="store_true",
+                    help="read the estimates of OUT/recoverability.csv (written by an earlier "
+                         "run with the same configs and seed) instead of recomputing them")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -217,7 +225,14 @@ def main(argv: list[str] | None = None) -> None:
     for config, res in args.run:
         name = Path(config).stem
         tab = horizon_table(read_results(res), args.metric).assign(config=name)
-        rec = recoverability_table(config, seed=args.seed).assign(config=name)
+        if args.reuse_recoverability:
+            old = pd.read_csv(out / "recoverability.csv")
+            rec = old[old["config"] == name].reset_index(drop=True)
+            if rec.empty:
+                raise SystemExit(f"{out / 'recoverability.csv'} has no rows of {name}; "
+                                 "run without --reuse-recoverability.")
+        else:
+            rec = recoverability_table(config, seed=args.seed).assign(config=name)
         for cal in (False, True):
             fig = plot_horizon(tab, rec, metric=args.metric, calibrated=cal,
                                path=out / f"horizon_{name}{'_calibrated' if cal else ''}.png")
