@@ -314,6 +314,22 @@ def test_labels_reach_models_that_take_them(rng):
     m = Labelled().fit(task.source_train, task.target_train, **kw)
     assert set(m.seen_[1]) == {"a", "c"}  # never the held-out context's treated cells
     assert _fit_params(MeanShift(), task) == {}
+    # replicate labels (meta.replicate_key, e.g. two captures of the treated cells) are for the
+    # replicate ceiling only: never passed as contexts, at fit or at predict
+    from dataclasses import replace
+
+    from trackability.experiments.bench import _predict
+
+    rep = replace(task, meta={**task.meta, "replicate_key": "capture"})
+    assert _fit_params(Labelled(), rep) == {}
+
+    class NeedsNoLabels(MeanShift):
+        def _predict(self, source, labels=None):
+            assert labels is None
+            return super()._predict(source)
+
+    m = NeedsNoLabels().fit(rep.source_train, rep.target_train)
+    assert _predict(m, rep, rep.source_test, "test").shape == rep.source_test.shape
 
 
 @pytest.mark.parametrize("config", ["ap1_within.yaml", "ap1_replicate.yaml", "ap1_cross.yaml"])

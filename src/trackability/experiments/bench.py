@@ -203,6 +203,8 @@ def _fit_params(model: Any, task: Any, task_name: str | None = None) -> dict[str
     fit_impl = getattr(model, "_fit", model.fit)
     if task_name is not None and _accepts(fit_impl, "task_name"):
         out["task_name"] = task_name
+    if not _context_labels(task):
+        return out
     if "source_train" in task.labels and _accepts(fit_impl, "source_labels"):
         out["source_labels"] = task.labels["source_train"]
     if "target_train" in task.labels and _accepts(fit_impl, "target_labels"):
@@ -210,10 +212,20 @@ def _fit_params(model: Any, task: Any, task_name: str | None = None) -> dict[str
     return out
 
 
+def _context_labels(task: Any) -> bool:
+    """Whether the task's labels are contexts a model may condition on (cell types, patients).
+
+    A task with ``meta.replicate_key`` (e.g. Schiebinger's day-2 captures c1 / c2) carries
+    replicate labels, kept for the replicate ceiling only: they are not contexts (the control
+    cells have no capture of the treated cells'), so no model receives them.
+    """
+    return bool(task.labels) and not task.meta.get("replicate_key")
+
+
 def _predict(model: Any, task: Any, x: np.ndarray, part: str) -> np.ndarray:
     kw: dict[str, Any] = {}
-    if f"source_{part}" in task.labels and _accepts(getattr(model, "_predict", model.predict),
-                                                      "labels"):
+    if _context_labels(task) and f"source_{part}" in task.labels and _accepts(
+            getattr(model, "_predict", model.predict), "labels"):
         kw["labels"] = task.labels[f"source_{part}"]
     return np.asarray(model.predict(x, **kw) if kw else model.predict(x), dtype=np.float64)
 
