@@ -42,7 +42,6 @@ ORIGINAL_REFERENCE: dict[int, dict[float, float]] = {
 }
 
 SIZES = ("tiny", "quick", "full")
-METHODS = ("identity", "meanshift", "laot")
 
 
 #: The method comparison's benchmark config (tasks, methods, metrics; the ``quick`` seeds and
@@ -52,7 +51,12 @@ DEMO_YAML = Path(__file__).with_name("demo.yaml")
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Sizes of one demo run (see :data:`DEMO_CONFIGS`)."""
+    """Sizes of one demo run (see :data:`DEMO_CONFIGS`).
+
+    The phase-transition grids, and for the method comparison (:data:`DEMO_YAML`) the number of
+    split seeds (``replicates``) and the cell counts ``n_train`` / ``n_test`` that replace the
+    YAML's (which are the ``quick`` ones).
+    """
 
     size: str
     faithful_dims: tuple[int, ...]
@@ -70,8 +74,8 @@ class DemoConfig:
 #: Gaps of the centred phase transition (its transition lies at smaller gaps than the original's).
 CENTERED_GAPS = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0)
 
-#: ``tiny`` is for tests (seconds), ``quick`` the default (about 15 s of CPU), ``full`` the whole
-#: original grid with 50 trials and 10 replicates of larger tasks (about 100 s of CPU).
+#: ``tiny`` is for tests (seconds), ``quick`` the default (about 50 s of CPU, mostly the phase
+#: transition), ``full`` the whole original grid with 50 trials and 10 seeds of larger tasks.
 DEMO_CONFIGS: dict[str, DemoConfig] = {
     "tiny": DemoConfig(
         "tiny", (100, 10), (15.0, 20.0, 100.0), 50,
