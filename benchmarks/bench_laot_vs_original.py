@@ -154,13 +154,17 @@ def main(argv: list[str] | None = None) -> str:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from trackability.experiments.demo import DemoTask, synthetic_split
+    from trackability.data.task_builders import build_task
     from trackability.metrics import median_heuristic_gamma
     from trackability.models import LAOT
 
     torch.set_num_threads(1)
-    task = DemoTask("trackable", args.d, args.gap, args.noise)
-    data = synthetic_split(task, n, args.n_test, args.seed)
+    # the demo's task: the synthetic data set at exact sizes (n training pairs, n_test + n_test)
+    t = build_task("synthetic", f"d={args.d} gap={args.gap:g}", args.seed, dims=[args.d],
+                   gaps=[args.gap], noise=args.noise, n_train=n, n_test=args.n_test)
+    data = {"source_train": t.source_train, "target_train": t.target_train,
+            "source_test": t.source_test, "target_test": t.target_test,
+            "test_truth": t.test_truth, "train_permutation": t.train_permutation, "W": t.true_map}
     gamma = median_heuristic_gamma(data["source_train"], data["target_train"], max_samples=2000,
                                    random_state=args.seed)
     print(f"task: d={args.d}, gap={args.gap:g}, noise={args.noise:g}, n={n} train + "

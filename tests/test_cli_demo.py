@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,18 +19,16 @@ from typer.testing import CliRunner
 
 from trackability._version import __version__
 from trackability.cli import app
-from trackability.experiments.demo import (
-    DEMO_CONFIGS,
-    DemoTask,
-    method_comparison,
-    reference_check,
-    summarize_methods,
-    synthetic_split,
-)
+from trackability.data.task_builders import build_task
+from trackability.experiments.config import load_config
+from trackability.experiments.demo import DEMO_CONFIGS, DEMO_YAML, demo_bench_config, reference_check
+from trackability.metrics import recovery_rate
+from trackability.models import LAOT
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PROVENANCE = ("package_version", "git_revision", "random_state", "config")
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -43,51 +42,36 @@ def demo_dir(tmp_path_factory):
 
 def test_demo_writes_every_file(demo_dir):
     out, output = demo_dir
-    for name in ("index.html", "phase_transition.csv", "methods.csv", "methods_summary.csv",
-                 "reference_check.csv"):
+    for name in ("index.html", "phase_transition.csv", "results.csv", "config.yaml",
+                 "tables/summary.csv", "tables/recovery.md", "reference_check.csv"):
         assert (out / name).is_file(), name
-    for name in ("phase_heatmap.png", "recovery_curves.png", "method_comparison.png"):
+    for name in ("phase_heatmap.png", "recovery_curves.png", "comparison_mmd2.png"):
         data = (out / "figures" / name).read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 20_000, name
     assert f"wrote {out / 'index.html'}" in output.replace("\n", "")
 
 
-def test_demo_methods_table_rows_columns_and_provenance(demo_dir):
+def _results(out):
+    return pd.read_csv(out / "results.csv")
+
+
+def test_demo_results_are_the_benchmark_rows_with_provenance(demo_dir):
     out, _ = demo_dir
-    m = pd.read_csv(out / "methods.csv")
+    m = _results(out)
     cfg = DEMO_CONFIGS["tiny"]
-    assert len(m) == len(cfg.tasks) * 3 * cfg.replicates
+    assert len(m) == 2 * 3 * cfg.replicates and (m["status"] == "ok").all()
     assert set(m["method"]) == {"identity", "meanshift", "laot"}
-    assert set(m["task"]) == {"trackable", "untrackable"}
+    assert set(m["task_group"]) == {"trackable", "untrackable"}
     for col in ("mmd2", "energy", "mean_r2", "rmse_paired", "recovery", "map_error", "seed",
-                *PROVENANCE):
+                "config_hash", "job_key", "package_version", "git_revision"):
         assert col in m.columns, col
     assert (m["package_version"] == __version__).all()
     assert m["git_revision"].astype(str).str.len().min() >= 7
-    assert (m["random_state"] == 0).all()
-    config = json.loads(m["config"].iloc[0])
-    assert config["demo"]["size"] == "tiny" and config["demo"]["n_train"] == cfg.n_train
-    # every method saw the same replicate seeds
-    seeds = m.groupby("method")["seed"].apply(lambda s: tuple(sorted(s)))
-    assert seeds.nunique() == 1
-
-
-def test_demo_laot_recovers_the_trackable_task_and_beats_identity(demo_dir):
-    out, _ = demo_dir
-    m = pd.read_csv(out / "methods.csv")
-    track = m[m["task"] == "trackable"]
-    laot = track[track["method"] == "laot"].set_index("replicate")
-    ident = track[track["method"] == "identity"].set_index("replicate")
-    assert (laot["recovery"] == 1.0).all()
-    assert (laot["map_error"] < 0.1).all()  # only the 5 % noise keeps it off 0
-    assert (laot["mmd2"] < ident["mmd2"]).all()
-    assert (laot["rmse_paired"] < 0.1 * ident["rmse_paired"]).all()
-    # untrackable: the correspondence is lost, and with it the per-cell prediction
-    un = m[(m["task"] == "untrackable") & (m["method"] == "laot")]
-    un_id = m[(m["task"] == "untrackable") & (m["method"] == "identity")]
-    assert (un["recovery"] < 0.5).all()
-    assert un["map_error"].min() > 1.0
-    assert un["rmse_paired"].mean() > 0.8 * un_id["rmse_paired"].mean()
+    assert sorted(set(m["seed"])) == list(range(cfg.replicates))  # --seed 0: seeds 0, 1
+    assert (m["n_source_train"] == cfg.n_train).all() and (m["n_target_test"] == cfg.n_test).all()
+    # the baselines have no matching and no map: empty, not a stand-in value
+    base = m[m["method"] != "laot"]
+    assert base[["recovery", "map_error"]].isna().all().all()
 
 
 def _naive_unbiased_mmd2(x, y, gamma):
@@ -99,34 +83,66 @@ def _naive_unbiased_mmd2(x, y, gamma):
             - 2 * kxy.mean())
 
 
-def test_demo_identity_mmd_matches_a_naive_computation_with_train_bandwidth(demo_dir):
-    """Held-out MMD^2 of 'no change', recomputed from scratch: bandwidth from the train split."""
+def test_demo_rows_equal_a_direct_computation(demo_dir):
+    """Every LAOT and Identity row recomputed outside the harness: the generated pair of the
+    row's seed, LAOT fitted directly, recovery / map error / naive MMD^2 with the train bandwidth."""
     out, _ = demo_dir
-    m = pd.read_csv(out / "methods.csv")
-    row = m[(m["task"] == "trackable") & (m["method"] == "identity")].iloc[0]
-    cfg = DEMO_CONFIGS["tiny"]
-    task = next(t for t in cfg.tasks if t.name == "trackable")
-    data = synthetic_split(task, cfg.n_train, cfg.n_test, int(row["seed"]))
-    pool = np.vstack([data["source_train"], data["target_train"]])
-    gamma = 1.0 / np.median(pdist(pool, "sqeuclidean"))
-    assert row["gamma"] == pytest.approx(gamma, rel=1e-9)
-    ref = _naive_unbiased_mmd2(data["source_test"], data["target_test"], gamma)
-    assert row["mmd2"] == pytest.approx(ref, rel=1e-6, abs=1e-9)
+    m = _results(out)
+    cfg = demo_bench_config(DEMO_CONFIGS["tiny"], 0)
+    for t in cfg.tasks:
+        opts = t.builder_options()
+        for seed in cfg.seeds:
+            rows = m[(m["task_group"] == t.name) & (m["seed"] == seed)].set_index("method")
+            task = build_task("synthetic", rows["subtask"].iloc[0], seed, **opts)
+            # the generator's truth: training treated cells are W of their control cells + noise
+            resid = task.target_train - task.source_train[task.train_permutation] @ task.true_map
+            assert np.sqrt(np.mean(resid ** 2)) < 0.1
+            pool = np.vstack([task.source_train, task.target_train])
+            gamma = 1.0 / np.median(pdist(pool, "sqeuclidean"))
+            assert rows.loc["identity", "gamma"] == pytest.approx(gamma, rel=1e-9)
+            assert rows.loc["identity", "mmd2"] == pytest.approx(
+                _naive_unbiased_mmd2(task.source_test, task.target_test, gamma), rel=1e-6, abs=1e-8)
+            model = LAOT(random_state=seed).fit(task.source_train, task.target_train)
+            lao = rows.loc["laot"]
+            assert lao["recovery"] == pytest.approx(recovery_rate(task.train_permutation,
+                                                                  model.matching_))
+            assert lao["map_error"] == pytest.approx(np.linalg.norm(model.W_ - task.true_map.T))
+            # MMD^2 is a small difference of O(1) kernel means: the two summation orders agree
+            # to about 1e-9 absolute
+            assert lao["mmd2"] == pytest.approx(_naive_unbiased_mmd2(
+                model.predict(task.source_test), task.target_test, gamma), rel=1e-6, abs=1e-8)
 
 
-def test_synthetic_split_pairs_training_cells_and_keeps_test_samples_independent():
-    task = DemoTask("t", 3, 0.5, 0.0)
-    d = synthetic_split(task, 20, 10, seed=5)
-    assert d["source_train"].shape == (20, 3) and d["target_test"].shape == (10, 3)
-    # noiseless: each training treated cell is exactly W applied to its training control cell
-    np.testing.assert_allclose(d["target_train"], d["source_train"][d["train_permutation"]] @ d["W"])
-    np.testing.assert_allclose(d["test_truth"], d["source_test"] @ d["W"])
-    # the test treated cells are images of OTHER control cells: no test or training control cell
-    # maps onto any of them (independent test samples, as when each cell is measured once)
-    for src in (d["source_test"], d["source_train"]):
-        assert cdist(d["target_test"], src @ d["W"]).min() > 1e-6
-    with pytest.raises(ValueError, match="n_test"):
-        synthetic_split(task, 20, 1, seed=5)
+def test_demo_laot_recovers_the_trackable_task_and_beats_identity(demo_dir):
+    out, _ = demo_dir
+    m = _results(out)
+    track = m[m["task_group"] == "trackable"]
+    laot = track[track["method"] == "laot"].set_index("seed")
+    ident = track[track["method"] == "identity"].set_index("seed")
+    assert (laot["recovery"] == 1.0).all()
+    assert (laot["map_error"] < 0.1).all()  # only the 5 % noise keeps it off 0
+    assert (laot["mmd2"] < ident["mmd2"]).all()
+    assert (laot["rmse_paired"] < 0.1 * ident["rmse_paired"]).all()
+    # untrackable: the correspondence is lost, and with it the per-cell prediction
+    un = m[(m["task_group"] == "untrackable") & (m["method"] == "laot")]
+    un_id = m[(m["task_group"] == "untrackable") & (m["method"] == "identity")]
+    assert (un["recovery"] < 0.5).all()
+    assert un["map_error"].min() > 1.0
+    assert un["rmse_paired"].mean() > 0.8 * un_id["rmse_paired"].mean()
+
+
+def test_demo_config_is_the_shipped_yaml_at_each_size():
+    shipped = load_config(REPO / "configs" / "demo.yaml")
+    assert (REPO / "configs" / "demo.yaml").resolve() == DEMO_YAML.resolve()
+    quick = demo_bench_config(DEMO_CONFIGS["quick"], 0)
+    assert quick.hash() == shipped.hash()  # --quick is exactly configs/demo.yaml
+    opts = {t.name: t.options for t in shipped.tasks}
+    assert opts["trackable"]["gaps"] == [2.0] and opts["untrackable"]["gaps"] == [16.0]
+    assert all(o["dims"] == [10] and o["noise"] == 0.05 for o in opts.values())
+    assert shipped.seeds == [0, 1, 2] and shipped.metrics.etest_permutations == 0
+    full = demo_bench_config(DEMO_CONFIGS["full"], 4)
+    assert full.seeds == list(range(4, 14))
+    assert all(t.options["n_train"] == t.options["n_test"] == 1000 for t in full.tasks)
 
 
 def test_demo_phase_transition_reproduces_the_original_run(demo_dir):
@@ -148,32 +164,24 @@ def test_demo_phase_transition_reproduces_the_original_run(demo_dir):
     assert "5 of 5 grid points reproduce" in output
 
 
-def test_demo_html_is_self_contained_and_says_how_to_regenerate(demo_dir):
+def test_demo_html_is_the_report_with_the_phase_transition(demo_dir):
     out, _ = demo_dir
     text = (out / "index.html").read_text()
-    assert text.count("src='data:image/png;base64,") == 3
+    assert text.count("src='data:image/png;base64,") == 2  # the phase transition's figures
     assert f"trackability demo --out {out} --quick --size tiny --seed 0" in text
     assert "LAOT recovered 100.0% of the training correspondence" in text
     assert "5 of 5 grid points reproduce" in text
-    # the method tables are the report's (tables.pivot + report.table_html): mean ± sd per task
-    assert re.search(r"<h3>MMD² \(unbiased, train-median γ\)</h3><table><tr><th>task</th>"
-                     r"<th>identity</th><th>meanshift</th><th>laot</th></tr><tr><td>trackable</td>",
-                     text)
-    methods = pd.read_csv(out / "methods.csv")
-    e = methods[(methods["task"] == "untrackable") & (methods["method"] == "identity")]["energy"]
+    # the phase transition comes first, then the report writer's own tables
+    assert text.index("<h2>Phase transition</h2>") < text.index("<h2>Tables</h2>")
+    assert re.search(r"<h3>MMD² \(unbiased, train-median γ\) \(mmd2\)</h3><table><tr><th>task"
+                     r"</th><th>identity</th><th>meanshift</th><th>laot</th></tr><tr><td>"
+                     r"trackable/d=10 gap=2</td>", text)
+    methods = _results(out)
+    e = methods[(methods["task_group"] == "untrackable") & (methods["method"] == "identity")]
+    e = e["energy"]
     assert abs(e.mean()) >= 1e-3  # formatted with 4 decimals by the table writer
     assert f"<td>{e.mean():.4f} ± {e.std(ddof=1):.4f}</td>" in text
-    for rel in ("methods.csv", "phase_transition.csv", "figures/phase_heatmap.png"):
-        assert f"href='{rel}'" in text
-
-
-def test_method_comparison_is_seeded():
-    cfg = DEMO_CONFIGS["tiny"]
-    a = method_comparison(cfg, 3, progress=False).drop(columns="fit_seconds")
-    b = method_comparison(cfg, 3, progress=False).drop(columns="fit_seconds")
-    c = method_comparison(cfg, 4, progress=False).drop(columns="fit_seconds")
-    pd.testing.assert_frame_equal(a, b)
-    assert not np.allclose(a["mmd2"], c["mmd2"])
+    assert "href='phase_transition.csv'" in text
 
 
 def test_phase_transition_command_seed_faithful(tmp_path):
@@ -254,19 +262,6 @@ def test_out_must_be_a_folder(tmp_path):
         res = runner.invoke(app, [cmd, "--out", str(f), "--no-progress", "--dims", "10"]
                             if cmd == "phase-transition" else [cmd, "--out", str(f)])
         assert res.exit_code == 2 and "exists and is not a folder" in res.output, res.output
-
-
-def test_summarize_methods_against_numpy():
-    rows = [{"task": "t", "method": m, "replicate": r, "mmd2": v, "recovery": rec,
-             "map_error": 0.1 * r}
-            for m, vals in (("identity", [0.2, 0.4, 0.9]), ("laot", [0.01, 0.03, 0.02]))
-            for r, v in enumerate(vals)
-            for rec in ([1.0] if m == "laot" else [np.nan])]
-    s = summarize_methods(pd.DataFrame(rows)).set_index("method")
-    assert s.loc["identity", "mmd2_mean"] == pytest.approx(np.mean([0.2, 0.4, 0.9]))
-    assert s.loc["identity", "mmd2_sd"] == pytest.approx(np.std([0.2, 0.4, 0.9], ddof=1))
-    assert s.loc["laot", "recovery_mean"] == 1.0 and s.loc["laot", "replicates"] == 3
-    assert np.isnan(s.loc["identity", "map_error_mean"])  # LAOT's quantity only
 
 
 def test_reference_check_flags_mismatches_and_short_runs():

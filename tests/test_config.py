@@ -51,7 +51,8 @@ def test_shipped_configs_exist_and_validate():
         cfg = load_config(p)
         keys = {m.key for m in cfg.methods}
         assert {"identity", "meanshift", "laot"} <= keys, p.name
-        assert len(cfg.seeds) >= (2 if p.stem == "ci_real" else 5), p.name  # ci_real: a CI smoke run
+        # ci_real: a CI smoke run; demo: `make demo --quick` (3 seeds; --full runs 10)
+        assert len(cfg.seeds) >= {"ci_real": 2, "demo": 3}.get(p.stem, 5), p.name
 
 
 def test_good_config_and_seed_expansion():

@@ -85,7 +85,7 @@ def demo(
         fail(str(exc))
     summary = result.summary
     typer.echo("")
-    typer.echo("held-out test cells (mean over replicates):")
+    typer.echo("held-out test cells (mean over seeds):")
     cols = ["task", "method", "mmd2_mean", "energy_mean", "rmse_paired_mean", "recovery_mean",
             "map_error_mean"]
     table = summary[cols].rename(columns=lambda c: c.removesuffix("_mean"))

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from trackability.data.registry import DatasetOptions, dataset_names, get_dataset, register_dataset
 from trackability.data.tasks import (
@@ -359,8 +360,17 @@ def _synthetic(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Ent
     kind = _kind(split, "within", ("within",), "synthetic")
     dims = [int(d) for d in o.get("dims", [10])]
     gaps = [float(g) for g in o.get("gaps", [0.1, 0.5, 1.0])]
-    n = int(o.get("n", 300))
     noise = float(o.get("noise", 0.0))
+    sized = o.get("n_train") is not None or o.get("n_test") is not None
+    if sized:
+        if o.get("n_train") is None or o.get("n_test") is None:
+            raise ValueError("synthetic: give both n_train and n_test (or neither, and n).")
+        if "n" in o:
+            raise ValueError("synthetic: give n or (n_train, n_test), not both.")
+        n_train, n_test = int(o["n_train"]), int(o["n_test"])
+        n = n_train + 2 * n_test
+    else:
+        n = int(o.get("n", 300))
     fractions = split.get("fractions") or DEFAULT_FRACTIONS
     entries: list[Entry] = []
     for a, d in enumerate(dims):
@@ -377,9 +387,17 @@ def _synthetic(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Ent
                 # with the treated images of the *other* half, so that prediction and target are
                 # independent samples (the unbiased MMD^2 assumes it: comparing cells with their
                 # own images biases it below zero). test_truth: the images of the source half.
+                # With n_train / n_test: exactly n_train training pairs, n_test + n_test test
+                # cells and no validation part (n = n_train + 2 n_test cells are drawn).
                 origin = pair.permutation  # treated j came from control origin[j]
                 rng = np.random.default_rng(ss.spawn(1)[0])
-                tr, va, te = random_split(n, fractions, rng)
+                if sized:
+                    order = rng.permutation(n)
+                    tr = np.sort(order[:n_train])
+                    va = np.zeros(0, dtype=np.int64)
+                    te = np.sort(order[n_train:])
+                else:
+                    tr, va, te = random_split(n, fractions, rng)
                 part = np.zeros(n, dtype=np.int64)
                 for code, idx in ((1, va), (3, te)):
                     idx = rng.permutation(idx)
@@ -388,17 +406,24 @@ def _synthetic(adata: Any, split: dict[str, Any], o: dict[str, Any]) -> list[Ent
                 tpart = part[origin]
                 src_test = np.flatnonzero(part == 3)
                 truth = pair.true_map(pair.control[src_test])
+                # the training correspondence: the row of source_train each target_train came from
+                src_train = np.flatnonzero(part == 0)
+                pos = np.full(n, -1, dtype=np.int64)
+                pos[src_train] = np.arange(src_train.size)
+                train_perm = pos[origin[tpart == 0]]
                 lip = pair.lipschitz_rate
                 # the benchmark adds the critical gap Delta of the training control cells (the
                 # n_train cells the models match) from lipschitz_rate: see experiments.bench
                 meta = {"dataset": "synthetic", "d": d, "gap": g, "n": n, "noise": noise,
                         "lipschitz_rate": lip}
                 return Task(
-                    name, pair.control[part == 0], pair.treated[tpart == 0],
+                    name, pair.control[src_train], pair.treated[tpart == 0],
                     pair.control[part == 1], pair.treated[tpart == 2],
                     pair.control[src_test], pair.treated[tpart == 4],
                     [f"f{i}" for i in range(d)], test_truth=truth,
-                    meta={"split": kind, "fractions": list(fractions), **meta},
+                    train_permutation=train_perm, true_map=pair.W,
+                    meta={"split": kind, "fractions": None if sized else list(fractions),
+                          **meta},
                 )
 
             entries.append((name, make))
@@ -646,6 +671,11 @@ class SyntheticOptions(DatasetOptions):
     gaps: list[float] = [0.1, 0.5, 1.0]
     n: int = 300
     noise: float = 0.0
+    #: exact sizes instead of ``n`` and split fractions: ``n_train`` training pairs and
+    #: ``n_test`` + ``n_test`` test cells (no validation part; split fractions are not used);
+    #: give both or neither
+    n_train: int | None = Field(default=None, ge=2)
+    n_test: int | None = Field(default=None, ge=2)
 
 
 register_dataset("synthetic", options=SyntheticOptions, tasks=_synthetic, load=None,

@@ -54,6 +54,13 @@ class Task:
     test_truth
         Optional known treated state of each ``source_test`` cell (synthetic data only): enables a
         paired error besides the distribution distances.
+    train_permutation
+        Optional true training correspondence (synthetic data only): ``target_train[j]`` is the
+        treated state of ``source_train[train_permutation[j]]``. Enables the ``recovery`` metric
+        of models that expose a one-to-one ``matching_``.
+    true_map
+        Optional true linear map ``W`` of the generator (``F(x) = x @ W``, synthetic data only),
+        in the task's feature space. Enables the ``map_error`` metric of models exposing ``W_``.
     meta
         Free metadata (data set, contexts, gap, d, ...), copied into every result row.
 
@@ -70,6 +77,8 @@ class Task:
     labels: dict[str, np.ndarray] = field(default_factory=dict)
     score_features: np.ndarray | None = None
     test_truth: np.ndarray | None = None
+    train_permutation: np.ndarray | None = None
+    true_map: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -122,6 +131,23 @@ class Task:
                     f"{self.source_test.shape} (one row per source_test cell)."
                 )
             self.test_truth = tt
+        if self.train_permutation is not None:
+            perm = np.asarray(self.train_permutation)
+            n_s, n_t = self.source_train.shape[0], self.target_train.shape[0]
+            if (perm.shape != (n_t,) or not np.issubdtype(perm.dtype, np.integer)
+                    or (perm.size and (perm.min() < 0 or perm.max() >= n_s))):
+                raise ValueError(
+                    f"task {self.name!r}: train_permutation must be {n_t} integers in [0, {n_s}) "
+                    "(the source_train row of each target_train cell)."
+                )
+            self.train_permutation = perm.astype(np.int64)
+        if self.true_map is not None:
+            w = check_array(self.true_map, f"{self.name}: true_map")
+            if w.shape != (d, d):
+                raise ValueError(
+                    f"task {self.name!r}: true_map has shape {w.shape}, expected ({d}, {d})."
+                )
+            self.true_map = w
 
     @staticmethod
     def array_keys() -> tuple[str, ...]:
@@ -141,7 +167,9 @@ class Task:
         """A new task with ``func`` applied to every cell array (and ``test_truth``).
 
         ``score_features`` refers to the original features, so it is kept only when the feature
-        space is unchanged (``feature_names`` None).
+        space is unchanged (``feature_names`` None). ``train_permutation`` indexes rows, which
+        ``func`` keeps, so it is kept; ``true_map`` is dropped (``func`` changes the space it is a
+        map of).
         """
         new = {k: func(getattr(self, k)) if getattr(self, k).shape[0] else None
                for k in self.array_keys()}
@@ -157,6 +185,8 @@ class Task:
             labels=dict(self.labels),
             score_features=self.score_features if feature_names is None else None,
             test_truth=truth,
+            train_permutation=self.train_permutation,
+            true_map=None,
             meta=dict(self.meta),
         )
 

@@ -367,6 +367,28 @@ def _ceiling(job: Job, target: np.ndarray, control: np.ndarray, gamma: float) ->
     return dict(_CEILINGS[key])
 
 
+def model_truth_metrics(model: Any, task: Any) -> dict[str, float]:
+    """``recovery`` and ``map_error`` of a fitted model against a synthetic task's known truth.
+
+    ``recovery`` needs the task's ``train_permutation`` and a one-to-one
+    :class:`~trackability.matching.Matching` in ``model.matching_`` (indices into the training
+    cells the model was fitted on); ``map_error`` (``|W_ - W^T|_F``, the model predicting
+    ``x @ W_.T``) needs the task's ``true_map`` and ``model.W_`` of the same shape. What cannot be
+    computed is NaN (never a stand-in value).
+    """
+    from trackability.matching import Matching
+    from trackability.metrics import recovery_rate
+
+    out = {"recovery": float("nan"), "map_error": float("nan")}
+    matching = getattr(model, "matching_", None)
+    if task.train_permutation is not None and isinstance(matching, Matching):
+        out["recovery"] = float(recovery_rate(task.train_permutation, matching))
+    w = getattr(model, "W_", None)
+    if task.true_map is not None and w is not None and np.shape(w) == task.true_map.shape:
+        out["map_error"] = float(np.linalg.norm(np.asarray(w) - task.true_map.T))
+    return out
+
+
 def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float,
           task_name: str | None = None) -> tuple[Any, dict]:
     """Fit every grid point on train, keep the one with the lowest validation MMD^2."""
@@ -515,6 +537,8 @@ def run_job(job: Job) -> dict[str, Any]:
             row["grid_scores"] = json.dumps(_jsonable(tuned["grid_scores"]))
         row["hyperparameters"] = json.dumps(_jsonable(model.get_params()), sort_keys=True,
                                             default=str) if hasattr(model, "get_params") else "{}"
+        # recovery / map error: in the model space, where the model's matching and map live
+        row.update(model_truth_metrics(model, ptask))
         t2 = time.perf_counter()
         pred = _predict(model, ptask, ptask.source_test, "test")
         row["predict_time_s"] = time.perf_counter() - t2

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,8 +194,19 @@ def write_figures(results: Any, out_dir: str | os.PathLike) -> list[Path]:
     return paths
 
 
-def write_report(out_dir: str | os.PathLike, *, figures: bool = True) -> Path:
-    """Write ``out_dir/report.html`` (plus tables and figures) and return its path."""
+def write_report(
+    out_dir: str | os.PathLike,
+    *,
+    figures: bool = True,
+    sections: Sequence[str] = (),
+    title: str | None = None,
+    filename: str = "report.html",
+) -> Path:
+    """Write ``out_dir/<filename>`` (plus tables and figures) and return its path.
+
+    ``sections`` are HTML parts placed after the provenance, before the tables (the demo puts its
+    phase transition there); ``title`` replaces the page's heading ``Benchmark: <config name>``.
+    """
     import pandas as pd
 
     out = Path(out_dir)
@@ -210,8 +222,9 @@ def write_report(out_dir: str | os.PathLike, *, figures: bool = True) -> Path:
         manifest = json.loads((out / "manifest.json").read_text())
     name = manifest.get("config_name") or (results["config_name"].iloc[0]
                                            if "config_name" in results.columns else out.name)
+    heading = title if title is not None else f"Benchmark: {name}"
     parts = [
-        f"<h1>Benchmark: {html.escape(str(name))}</h1>",
+        f"<h1>{html.escape(str(heading))}</h1>",
         "<p>Every method saw the same split, preprocessing (fitted on the training split) and "
         "metric code. Values are mean ± sd over seeds (the split seed); the best mean per task is "
         "in bold. MMD² is the unbiased estimator with the RBF bandwidth chosen by the median "
@@ -242,6 +255,7 @@ def write_report(out_dir: str | os.PathLike, *, figures: bool = True) -> Path:
                              f"{html.escape(str(r['method']))} / seed {r['seed']}: "
                              f"{html.escape(str(r.get('error', '')))}</li>")
             parts.append("</ul>")
+    parts.extend(sections)
     parts.append("<h2>Tables</h2>")
     for m, tab in tables.items():
         parts.append(f"<h3>{html.escape(_title(m))}</h3>{table_html(tab)}")
@@ -251,6 +265,6 @@ def write_report(out_dir: str | os.PathLike, *, figures: bool = True) -> Path:
             parts.append(image_html(p, out, p.stem))
     if cfg_text:
         parts.append(f"<h2>Config</h2><pre>{html.escape(cfg_text)}</pre>")
-    path = out / "report.html"
-    atomic_write(path, page_html(f"trackability benchmark: {name}", parts))
+    path = out / filename
+    atomic_write(path, page_html(title or f"trackability benchmark: {name}", parts))
     return path

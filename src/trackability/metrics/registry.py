@@ -4,7 +4,9 @@ A :class:`Metric` says what a results column means: its label in tables and figu
 higher is better, and what computing it needs besides the predicted and observed treated cells
 (``gamma``: the training split's RBF bandwidth; ``control``: the control cells the prediction was
 made from; ``truth``: the true treated state of each test cell, synthetic data only; ``seed``: a
-seeded subsample or permutation). ``scope`` says where it is computed: ``"row"`` by the benchmark
+seeded subsample or permutation; ``train_permutation`` / ``true_map``: the generator's training
+correspondence and map, synthetic data only, scored on the fitted model rather than on its
+prediction). ``scope`` says where it is computed: ``"row"`` by the benchmark
 scorer for one (task, method, seed), ``"table"`` across the rows of a results table (e.g. the rank
 metric needs every task of a data set), ``"cost"`` a resource column (fit time). ``calibrate``
 says whether the calibrated score ``(u - b) / (r - b)`` against the mean shift and the replicate
@@ -76,6 +78,14 @@ for _m in (
     Metric("mean_pearson", "Pearson r of feature means", True, _fn("agreement", "mean_pearson")),
     Metric("rmse_paired", "paired RMSE to the true map", False, None, ("truth",),
            description="RMSE to the true treated state of each test cell (synthetic data)"),
+    Metric("recovery", "recovery of the training correspondence", True,
+           _fn("agreement", "recovery_rate"), ("train_permutation",),
+           description="fraction of training treated cells a model's one-to-one matching_ pairs "
+           "with their true origin (synthetic data; NaN for models without a matching)",
+           calibrate=False),
+    Metric("map_error", "map error |W_ − Wᵀ|_F", False, None, ("true_map",),
+           description="Frobenius distance of a model's linear map W_ to the true map "
+           "(synthetic data, no preprocessing; NaN for models without W_)", calibrate=False),
     Metric("delta_pearson", "Pearson r of Δ (all features)", True,
            _fn("gene", "delta_pearson"), ("control",),
            description="correlation of predicted and observed mean change from control"),
