@@ -152,3 +152,37 @@ def test_sparse_bad_input():
         assign(bad, x, method="sparse")
     with pytest.raises(ValueError, match="features"):
         assign(x, np.zeros((5, 3)), method="sparse")
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1.0, 1e4])
+def test_lapmod_on_graph_with_one_edge_rows_is_optimal(scale):
+    """lapmod (through the power-of-two scaling) equals scipy's sparse optimum on a graph where a
+    fifth of the rows have a single edge (what an inverted-file kNN graph gives rows whose lists
+    ran short); those rows make lapmod subtract its 1e6 sentinel from potentials, next to which
+    costs scaled to ~1e-6 kept only a few digits."""
+    import scipy.sparse as sps
+    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+    from trackability.matching.sparse import LAPMOD_TOP, _solve_on_graph
+
+    assert 1.0 <= LAPMOD_TOP < 1e6 / 1e3  # far below lapmod's sentinel, not tiny
+    rng = np.random.default_rng(0)
+    n, k = 3000, 6
+    rows = np.repeat(np.arange(n), k)
+    cols = (rows + rng.integers(-15, 16, rows.size)) % n
+    one = rng.random(n) < 0.2
+    cols = np.where(one[rows], rows, cols)
+    cols[np.arange(n) * k] = np.arange(n)  # the identity keeps a full matching possible
+    g = sps.coo_array((np.ones(rows.size), (rows, cols)), shape=(n, n)).tocsr()
+    g.sum_duplicates()
+    g.sort_indices()
+    er = np.repeat(np.arange(n), np.diff(g.indptr))
+    ec = g.indices.astype(np.int64)
+    costs = (rng.random(er.size) + 0.01) * scale
+    sigma = _solve_on_graph(er, ec, costs, n, n)
+    assert sigma is not None and np.array_equal(np.sort(sigma), np.arange(n))
+    ref = sps.csr_array((costs, (er, ec)), shape=(n, n))
+    r, c = min_weight_full_bipartite_matching(ref)
+    best = ref[r, c].sum()
+    got = ref[np.arange(n), sigma].sum()
+    assert got == pytest.approx(best, rel=1e-12)

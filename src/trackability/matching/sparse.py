@@ -50,6 +50,8 @@ CERTIFY = ("auto", "exact", "sampled", "none")
 EXACT_CERTIFY_PAIRS = 2 * 10**10
 #: Above this many pairs ``knn="auto"`` uses faiss' inverted-file index (approximate) when installed.
 EXACT_KNN_PAIRS = 2 * 10**10
+#: Sparse costs handed to ``lap.lapmod`` are scaled so that the largest is just below this.
+LAPMOD_TOP = 1.0
 #: Bytes of one block of the certificate's float32 reduced-cost matrix.
 _BLOCK_BYTES = 64 * 1024**2
 
@@ -233,9 +235,13 @@ def _solve_on_graph(
         import lap
 
         # lapmod refuses costs >= lap.LARGE (1e6) and uses it as "no edge" in its searches: the
-        # weights are scaled by a power of two (exact) into the range where that sentinel is safe.
-        data = graph.data * power_of_two_scale(float(graph.data.max(initial=0.0)))
-        _, x, _ = lap.lapmod(n_rows, data, graph.indptr, graph.indices)
+        # weights are scaled by a power of two (exact) into [1/2, 1), far below that sentinel but
+        # not tiny: lapmod mixes LARGE into its potentials (v -= LARGE - v1 for a row with one
+        # edge), and next to 1e6 a cost of 2**-20 (the dense solver's range) keeps ~3 digits.
+        data = graph.data * power_of_two_scale(float(graph.data.max(initial=0.0)), LAPMOD_TOP)
+        # return_cost=False: lap's total cost is a pure-Python loop of binary searches over the
+        # rows (seconds per call at 1M cells); the caller computes the cost itself.
+        x, _ = lap.lapmod(n_rows, data, graph.indptr, graph.indices, return_cost=False)
         return np.asarray(x, dtype=np.int64)
     r, c = min_weight_full_bipartite_matching(graph)
     sigma = np.full(n_rows, -1, dtype=np.int64)
