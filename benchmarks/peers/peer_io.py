@@ -61,3 +61,37 @@ def write_prediction(pred_dir: str | os.PathLike, info: dict[str, Any], pred: np
     tmp.write_text(json.dumps(manifest, indent=1))
     os.replace(tmp, mpath)
     return path
+
+
+def run_peer(fit_predict, *, tool: str, distribution: str, settings: dict[str, Any],
+             description: str, argv: list[str] | None = None) -> None:
+    """Command line of a peer runner: ``SPLITS PRED [--tasks ...] [--seeds ...]``.
+
+    ``fit_predict(arrays, info, seed) -> (prediction, extra)`` trains the tool on one split;
+    every split is written with :func:`write_prediction` (tool name, the installed version of
+    ``distribution``, ``settings`` and ``extra``); a prediction already on disk is skipped, so an
+    interrupted run resumes.
+    """
+    import argparse
+    from importlib.metadata import version
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("splits")
+    ap.add_argument("pred")
+    ap.add_argument("--tasks", default=None, help="comma-separated task names (default: all)")
+    ap.add_argument("--seeds", default=None, help="comma-separated seeds (default: all)")
+    args = ap.parse_args(argv)
+    tasks = args.tasks.split(",") if args.tasks else None
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    ver = version(distribution)
+    for info, arrays in iter_splits(args.splits, tasks, seeds):
+        key = f"{info['task']}/seed{info['seed']}"
+        if (Path(args.pred) / f"{key}.npy").exists():
+            print(f"{key}: done before, skipped", flush=True)
+            continue
+        pred, extra = fit_predict(arrays, info, int(info["seed"]))
+        write_prediction(args.pred, info, pred, tool=tool, version=ver, settings=settings,
+                         **extra)
+        details = ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
+                            for k, v in extra.items())
+        print(f"{key}: {details}", flush=True)

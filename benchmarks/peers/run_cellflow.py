@@ -19,7 +19,6 @@ manifest.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peer_io import iter_splits, write_prediction  # noqa: E402
+from peer_io import run_peer  # noqa: E402
 
 SETTINGS = {
     "solver": "otfm",
@@ -115,28 +114,9 @@ def fit_predict(arrays: dict, info: dict, seed: int) -> tuple[np.ndarray, dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("splits")
-    ap.add_argument("pred")
-    ap.add_argument("--tasks", default=None, help="comma-separated task names (default: all)")
-    ap.add_argument("--seeds", default=None, help="comma-separated seeds (default: all)")
-    args = ap.parse_args()
-    from importlib.metadata import version
-
-    tasks = args.tasks.split(",") if args.tasks else None
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
-    ver = version("cellflow-tools")
-    for info, arrays in iter_splits(args.splits, tasks, seeds):
-        key = f"{info['task']}/seed{info['seed']}"
-        if (Path(args.pred) / f"{key}.npy").exists():
-            print(f"{key}: done before, skipped", flush=True)
-            continue
-        pred, extra = fit_predict(arrays, info, int(info["seed"]))
-        write_prediction(args.pred, info, pred, tool="cellflow-tools", version=ver,
-                         settings={k: list(v) if isinstance(v, tuple) else v
-                                   for k, v in SETTINGS.items()}, **extra)
-        print(f"{key}: fit {extra['fit_cpu_seconds']:.1f} CPU s, {extra['n_parameters']} "
-              "parameters", flush=True)
+    run_peer(fit_predict, tool="cellflow-tools", distribution="cellflow-tools",
+             settings={k: list(v) if isinstance(v, tuple) else v for k, v in SETTINGS.items()},
+             description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
