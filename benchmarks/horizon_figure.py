@@ -99,7 +99,7 @@ def recoverability_table(config: str | os.PathLike, *, seed: int = 0, n_sim: int
     import pandas as pd
 
     from trackability.data.preprocessing import Preprocessor
-    from trackability.data.task_builders import build_task, load_dataset, task_names
+    from trackability.data.task_builders import build_task, load_dataset
     from trackability.diagnostics import estimate_recoverability
     from trackability.experiments.config import load_config
 
@@ -107,12 +107,8 @@ def recoverability_table(config: str | os.PathLike, *, seed: int = 0, n_sim: int
     rows = []
     for t in cfg.tasks:
         tdump = t.model_dump(mode="json")
-        options = t.builder_options()
-        names = task_names(t.dataset, split=tdump["split"], **options)
-        if t.only is not None:
-            names = [n for n in names if n in t.only]
-        load_opts = {**tdump.get("options", {}),
-                     **({"path": tdump["path"]} if tdump.get("path") else {})}
+        names = t.subtask_names()
+        load_opts = t.builder_options()
         adata = load_dataset(t.dataset, **load_opts)
         for name in names:
             task = build_task(t.dataset, name, seed, adata=adata, split=tdump["split"] or {},

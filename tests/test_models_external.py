@@ -195,3 +195,18 @@ def test_pertpy_runner_builds_scgens_training_anndata(tmp_path):
     assert (adata.obs["condition"] == "control").sum() == n0
     assert list(adata.obs["cell_type"][:n0]) == labels["source_train"]
     assert set(adata.obs["cell_type"][n0:]) == {"b"}
+
+
+def test_export_refuses_an_unknown_only_task_like_the_bench(tmp_path):
+    from trackability.experiments.config import ConfigError
+
+    cfg = validate_config({
+        "name": "syn", "seeds": 1,
+        "tasks": [{"name": "syn", "dataset": "synthetic", "options": SYN, "only": ["nope"]}],
+        "methods": [{"name": "identity"}, {"name": "meanshift"}],
+    })
+    with pytest.raises(ConfigError, match="only lists unknown task.*nope"):
+        export_splits(cfg, tmp_path / "splits")
+    with pytest.raises(ConfigError, match="only lists unknown task.*nope"):
+        run_benchmark(cfg, tmp_path / "bench", backend="serial", progress=False)
+    assert not (tmp_path / "splits" / "index.json").exists()

@@ -574,21 +574,13 @@ def plan(config: BenchConfig, out_dir: str | os.PathLike) -> list[Job]:
     Task names come from each data set's registry entry: from the options and cheap metadata
     where it can (no data set is loaded in the parent for those); the data are loaded in the jobs.
     """
-    from trackability.data.task_builders import task_names
-
     rows_dir = str(Path(out_dir) / "rows")
     mcfg = config.metrics.model_dump(mode="json")
     chash = config.hash()
     jobs: list[Job] = []
     for t in config.tasks:
         tdump = t.model_dump(mode="json")
-        names = task_names(t.dataset, split=tdump["split"], **t.builder_options())
-        if t.only is not None:
-            missing = [n for n in t.only if n not in names]
-            if missing:
-                raise ConfigError(f"tasks {t.name!r}: only lists unknown task(s) {missing}; "
-                                  f"available: {names}")
-            names = [n for n in names if n in t.only]
+        names = t.subtask_names()
         methods = [m for m in config.methods if t.methods is None or m.name in t.methods]
         # task -> seed -> method: the methods of one split run next to each other, so a worker
         # reuses the split and preprocessing it has just built (see _prepared)

@@ -106,6 +106,27 @@ class TaskConfig(_Strict):
         """Keyword options for :func:`trackability.data.task_builders.task_entries`."""
         return {**self.options, **({"path": self.path} if self.path else {})}
 
+    def subtask_names(self) -> list[str]:
+        """The tasks this entry becomes (the data set's names for its split, restricted to ``only``).
+
+        Raises
+        ------
+        ConfigError
+            When ``only`` names a task the data set does not have.
+
+        """
+        from trackability.data.task_builders import task_names
+
+        names = task_names(self.dataset, split=self.split.model_dump(mode="json"),
+                           **self.builder_options())
+        if self.only is None:
+            return names
+        missing = [n for n in self.only if n not in names]
+        if missing:
+            raise ConfigError(f"tasks {self.name!r}: only lists unknown task(s) {missing}; "
+                              f"available: {names}")
+        return [n for n in names if n in self.only]
+
 
 class MethodConfig(_Strict):
     """One entry of ``methods``."""

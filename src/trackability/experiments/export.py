@@ -66,7 +66,7 @@ def export_splits(
 
     """
     from trackability.data.preprocessing import Preprocessor
-    from trackability.data.task_builders import build_task, load_dataset, task_names
+    from trackability.data.task_builders import build_task, load_dataset
 
     cfg = config if isinstance(config, BenchConfig) else load_config(config)
     out = Path(out_dir)
@@ -75,12 +75,8 @@ def export_splits(
     seen: set[str] = set()
     for t in cfg.tasks:
         tdump = t.model_dump(mode="json")
-        options = t.builder_options()
-        names = task_names(t.dataset, split=tdump["split"], **options)
-        if t.only is not None:
-            names = [n for n in names if n in t.only]
-        load_opts = {**tdump.get("options", {}), **({"path": tdump["path"]} if tdump.get("path")
-                                                    else {})}
+        names = t.subtask_names()
+        load_opts = t.builder_options()
         adata = load_dataset(t.dataset, **load_opts)
         for name in names:
             row_task = f"{t.name}/{name}"
