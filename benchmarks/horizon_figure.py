@@ -98,26 +98,19 @@ def recoverability_table(config: str | os.PathLike, *, seed: int = 0, n_sim: int
     """
     import pandas as pd
 
-    from trackability.data.preprocessing import Preprocessor
-    from trackability.data.task_builders import build_task, load_dataset
     from trackability.diagnostics import estimate_recoverability
     from trackability.experiments.config import load_config
 
     cfg = load_config(config)
     rows = []
     for t in cfg.tasks:
-        tdump = t.model_dump(mode="json")
-        names = t.subtask_names()
-        load_opts = t.builder_options()
-        adata = load_dataset(t.dataset, **load_opts)
-        for name in names:
-            task = build_task(t.dataset, name, seed, adata=adata, split=tdump["split"] or {},
-                              **load_opts)
+        adata = t.load_data()
+        for name in t.subtask_names():
+            task, _, p = t.prepare(name, seed, adata)
             gap = task.meta.get("gap_h")
             if gap is None:
                 raise ValueError(f"{config}: task {t.name}/{name} has no meta.gap_h; "
                                  "not a horizon config.")
-            p = Preprocessor(tdump.get("preprocessing") or []).fit_task(task)
             est = estimate_recoverability(p.source_train, p.target_train, gap=float(gap),
                                           n_sim=n_sim, max_cells=max_cells,
                                           cell_confidence=False, random_state=seed)

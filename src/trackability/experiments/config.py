@@ -127,6 +127,26 @@ class TaskConfig(_Strict):
                               f"available: {names}")
         return [n for n in names if n in self.only]
 
+    def load_data(self) -> Any:
+        """The data set this entry reads (None for generated ones), loaded once for its tasks."""
+        from trackability.data.task_builders import load_dataset
+
+        return load_dataset(self.dataset, **self.builder_options())
+
+    def prepare(self, name: str, seed: int, adata: Any = None) -> tuple[Any, Any, Any]:
+        """Task ``name`` split with ``seed``, and its preprocessing fitted on the training split.
+
+        Returns ``(task, preprocessor, preprocessed task)``, as the benchmark builds them (``adata``:
+        from :meth:`load_data`, so that several tasks of one data set read it once).
+        """
+        from trackability.data.preprocessing import Preprocessor
+        from trackability.data.task_builders import build_task
+
+        task = build_task(self.dataset, name, seed, adata=adata,
+                          split=self.split.model_dump(mode="json") or {}, **self.builder_options())
+        pre = Preprocessor(list(self.preprocessing))
+        return task, pre, pre.fit_task(task)
+
 
 class MethodConfig(_Strict):
     """One entry of ``methods``."""

@@ -65,29 +65,21 @@ def export_splits(
         One entry per split: ``task``, ``seed``, ``path`` (relative to ``out_dir``), sizes.
 
     """
-    from trackability.data.preprocessing import Preprocessor
-    from trackability.data.task_builders import build_task, load_dataset
-
     cfg = config if isinstance(config, BenchConfig) else load_config(config)
     out = Path(out_dir)
     use_seeds = [int(s) for s in (seeds if seeds is not None else cfg.seeds)]
     entries: list[dict[str, Any]] = []
     seen: set[str] = set()
     for t in cfg.tasks:
-        tdump = t.model_dump(mode="json")
         names = t.subtask_names()
-        load_opts = t.builder_options()
-        adata = load_dataset(t.dataset, **load_opts)
+        adata = t.load_data()
         for name in names:
             row_task = f"{t.name}/{name}"
             seen.add(row_task)
             if tasks is not None and row_task not in tasks:
                 continue
             for seed in use_seeds:
-                task = build_task(t.dataset, name, seed, adata=adata, split=tdump["split"] or {},
-                                  **load_opts)
-                pre = Preprocessor(tdump.get("preprocessing") or [])
-                ptask = pre.fit_task(task)
+                task, pre, ptask = t.prepare(name, seed, adata)
                 rel = Path(t.name) / name / f"seed{seed}"
                 folder = out / rel
                 folder.mkdir(parents=True, exist_ok=True)
