@@ -179,10 +179,27 @@ def test_lapmod_on_graph_with_one_edge_rows_is_optimal(scale):
     er = np.repeat(np.arange(n), np.diff(g.indptr))
     ec = g.indices.astype(np.int64)
     costs = (rng.random(er.size) + 0.01) * scale
-    sigma = _solve_on_graph(er, ec, costs, n, n)
-    assert sigma is not None and np.array_equal(np.sort(sigma), np.arange(n))
+    sigma, match = _solve_on_graph(er, ec, costs, n, n)
+    assert match is None and sigma is not None and np.array_equal(np.sort(sigma), np.arange(n))
     ref = sps.csr_array((costs, (er, ec)), shape=(n, n))
     r, c = min_weight_full_bipartite_matching(ref)
     best = ref[r, c].sum()
     got = ref[np.arange(n), sigma].sum()
     assert got == pytest.approx(best, rel=1e-12)
+
+
+def test_an_infeasible_graph_is_repaired_with_exact_edges_not_a_reverse_index(monkeypatch):
+    """A k = 1 graph where two cells share their nearest partner has no full matching; the few
+    cells left over get their exact nearest cells (brute force), not an index over the other side
+    (which at 1M cells cost as much as the forward graph)."""
+    import trackability.matching.sparse as sparse_mod
+
+    monkeypatch.setattr(sparse_mod, "knn_graph", lambda *a, **k: pytest.fail("reverse index built"))
+    rng = np.random.default_rng(2)
+    x = np.sort(rng.uniform(0, 100, 60))[:, None]
+    y = x + 0.7 * np.diff(x[:, 0]).min()  # shifted: several rows share their nearest column
+    m = assign(x, y, method="sparse", k=1, knn="sklearn")
+    reasons = [r.get("reason", "") for r in m.info["rounds"] if not r["feasible"]]
+    assert reasons and all("exact" in r for r in reasons)
+    assert m.info["certified"] is True
+    assert m.same_pairs(assign(x, y))
