@@ -87,3 +87,16 @@ def test_preprocessing_drops_the_true_map(tmp_path):
     df = run_benchmark(cfg, tmp_path, backend="serial", progress=False)
     assert df["map_error"].isna().all()  # W is a map of the raw space, not the scaled one
     assert df["recovery"].notna().all()  # rows keep their order: the correspondence still holds
+
+
+def test_map_error_is_the_frobenius_distance_to_the_transposed_true_map():
+    from trackability.metrics.agreement import map_error
+    from trackability.metrics.registry import get_metric
+
+    rng = np.random.default_rng(0)
+    w, t = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+    naive = np.sqrt(sum((w[i, j] - t[j, i]) ** 2 for i in range(4) for j in range(4)))
+    assert map_error(w, t) == pytest.approx(naive, rel=1e-12)
+    assert get_metric("map_error").function(w, t) == pytest.approx(naive, rel=1e-12)
+    with pytest.raises(ValueError, match="same shape"):
+        map_error(w, t[:3])

@@ -377,15 +377,15 @@ def model_truth_metrics(model: Any, task: Any) -> dict[str, float]:
     computed is NaN (never a stand-in value).
     """
     from trackability.matching import Matching
-    from trackability.metrics import recovery_rate
+    from trackability.metrics.registry import get_metric
 
     out = {"recovery": float("nan"), "map_error": float("nan")}
     matching = getattr(model, "matching_", None)
     if task.train_permutation is not None and isinstance(matching, Matching):
-        out["recovery"] = float(recovery_rate(task.train_permutation, matching))
+        out["recovery"] = float(get_metric("recovery").function(task.train_permutation, matching))
     w = getattr(model, "W_", None)
     if task.true_map is not None and w is not None and np.shape(w) == task.true_map.shape:
-        out["map_error"] = float(np.linalg.norm(np.asarray(w) - task.true_map.T))
+        out["map_error"] = float(get_metric("map_error").function(w, task.true_map))
     return out
 
 

@@ -43,6 +43,30 @@ def mean_pearson(pred: Any, true: Any) -> float:
     return float(np.corrcoef(mp, mt)[0, 1])
 
 
+def map_error(fitted_map: Any, true_map: Any) -> float:
+    """Frobenius distance ``|W_ - W^T|_F`` of a fitted linear map to the true one.
+
+    Parameters
+    ----------
+    fitted_map
+        A model's ``W_`` (it predicts ``x @ W_.T``), shape ``(d, d)``.
+    true_map
+        The generator's map ``W`` (treated = ``x @ W``), shape ``(d, d)``.
+
+    Returns
+    -------
+    float
+
+    """
+    w, t = np.asarray(fitted_map, dtype=float), np.asarray(true_map, dtype=float)
+    if w.ndim != 2 or w.shape != t.shape:
+        raise ValueError(
+            f"fitted_map and true_map must be matrices of the same shape; got {w.shape} and "
+            f"{t.shape}."
+        )
+    return float(np.linalg.norm(w - t.T))
+
+
 def recovery_rate(true_permutation: Any, matching: Any) -> float:
     """Fraction of matched pairs that are the true correspondence.
 

@@ -83,7 +83,8 @@ for _m in (
            description="fraction of training treated cells a model's one-to-one matching_ pairs "
            "with their true origin (synthetic data; NaN for models without a matching)",
            calibrate=False),
-    Metric("map_error", "map error |W_ − Wᵀ|_F", False, None, ("true_map",),
+    Metric("map_error", "map error |W_ − Wᵀ|_F", False, _fn("agreement", "map_error"),
+           ("true_map",),
            description="Frobenius distance of a model's linear map W_ to the true map "
            "(synthetic data, no preprocessing; NaN for models without W_)", calibrate=False),
     Metric("delta_pearson", "Pearson r of Δ (all features)", True,
