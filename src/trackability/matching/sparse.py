@@ -5,8 +5,10 @@ optimal assignment uses only short edges. :func:`solve_sparse`
 
 1. builds a candidate graph: for every cell of the smaller population ("rows") its ``k`` nearest
    cells of the larger one ("columns"), with the nearest-neighbour library named by ``knn``;
-2. solves the assignment restricted to that graph exactly (scipy's LAPJVsp,
-   :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`);
+2. solves the assignment restricted to that graph exactly (``lap.lapmod`` for equal sizes,
+   scipy's LAPJVsp otherwise), once a maximum-cardinality matching
+   (:mod:`trackability.matching.cardinality`) has shown that the graph has a full matching; if it
+   has none, the cells left over get their exact nearest cells and the graph is solved again;
 3. computes dual potentials ``(u, v)`` of the sparse optimum: ``v`` by Bellman-Ford shortest paths in
    the exchange graph of the matching (the largest ``v <= 0`` that the graph allows), and
    ``u_i = c(i, s(i)) - v(s(i))``, so every matched edge has reduced cost 0;
