@@ -53,6 +53,17 @@ def test_pivot_marks_best_per_task_in_the_right_direction(rng):
     assert win_counts(df, "mmd2").to_dict() == {"laot": 10}
 
 
+def test_pivot_does_not_mark_a_lone_value_best(rng):
+    """A metric only one method has (LAOT's recovery; NaN for the others) wins nothing."""
+    df = _results(rng)
+    df["recovery"] = np.where(df["method"] == "laot", 0.9, np.nan)
+    tab = pivot(df, "recovery")
+    assert not any(str(v).startswith("**") for v in tab.to_numpy().ravel())
+    df.loc[df["method"] == "meanshift", "recovery"] = 0.5  # two values: the higher is marked
+    tab = pivot(df, "recovery")
+    assert all(tab.loc[t, "laot"].startswith("**") for t in tab.index)
+
+
 def test_report_writes_tables_figures_and_html(rng, tmp_path):
     df = _results(rng)
     df.to_csv(tmp_path / "results.csv", index=False)

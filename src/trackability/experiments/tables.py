@@ -139,7 +139,7 @@ def pivot(
         best = (means.idxmin() if lower else means.idxmax()) if means.notna().any() else None
         for _, r in sub.iterrows():
             cell = _fmt(r[f"{metric}_mean"], r[f"{metric}_sd"], digits)
-            if mark_best and r["method"] == best and len(means) > 1:
+            if mark_best and r["method"] == best and means.notna().sum() > 1:
                 cell = f"**{cell}**"
             table.loc[t, r["method"]] = cell
     table.index.name = "task"
