@@ -704,3 +704,107 @@ def test_unwritable_folder_simulated(tmp_path, monkeypatch):
     res = _cli("bench", cfg, "--out", tmp_path / "ro", "--no-progress", "--backend", "serial")
     assert res.exit_code == 2 and "Permission denied" in res.output
     assert "config.yaml" in res.output and "resumes" in res.output
+
+
+def test_select_grid_point_one_se_takes_the_simplest_within_one_se():
+    from trackability.experiments.bench import select_grid_point
+
+    cands = [{"alpha": a} for a in (0.0, 100.0, 1e4, float("inf"))]
+    means = [0.010, 0.0095, 0.0110, 0.0130]
+    ses = [0.002, 0.0020, 0.0015, 0.0010]
+    # plain min: alpha = 100; within 0.0095 + 0.002 = 0.0115: 0, 100, 1e4 -> the largest alpha
+    assert select_grid_point(means, ses, cands, "min") == 1
+    assert select_grid_point(means, ses, cands, "one_se", {"alpha": "larger"}) == 2
+    assert select_grid_point(means, ses, cands, "one_se", {"alpha": "smaller"}) == 0
+    # an SE of 0 is plain min; a large SE reaches the mean shift (alpha = inf)
+    assert select_grid_point(means, [0.0] * 4, cands, "one_se", {"alpha": "larger"}) == 1
+    assert select_grid_point(means, [0.0, 0.004, 0, 0], cands, "one_se", {"alpha": "larger"}) == 3
+    # NaN never wins
+    assert select_grid_point([np.nan, 0.02, 0.01, np.nan], ses, cands, "min") == 2
+    with pytest.raises(ValueError, match="rule must be"):
+        select_grid_point(means, ses, cands, "lowest")
+    with pytest.raises(ValueError, match="needs 'simpler'"):
+        select_grid_point(means, ses, cands, "one_se")
+
+
+def _translation_task(seed, n=120, d=4):
+    """Treated = control + a shift, groups of unequal size: the mean shift is the right model."""
+    from trackability.data.tasks import Task
+
+    rng = np.random.default_rng(seed)
+    shift = np.array([1.0, -0.5, 0.0, 0.8])[:d]
+    parts = {}
+    for part, m in (("train", n), ("val", n // 3), ("test", n // 3)):
+        parts[f"source_{part}"] = rng.normal(size=(m, d))
+        parts[f"target_{part}"] = rng.normal(size=(int(m * 1.4), d)) + shift
+    return Task(name="shift", feature_names=[f"f{i}" for i in range(d)], **parts)
+
+
+def test_tune_cross_validates_on_training_cells_and_one_se_picks_the_mean_shift():
+    from trackability.experiments.bench import _tune
+    from trackability.metrics import median_heuristic_gamma
+    from trackability.models import LAOT
+
+    grid = {"alpha": [0.0, 100.0, 1e4, float("inf")]}
+    hits_min, hits_1se = [], []
+    for seed in range(4):
+        task = _translation_task(seed)
+        gamma = median_heuristic_gamma(task.source_train, task.target_train)
+        mcfg = {"name": "lv", "params": {"max_iter": 10, "fit_intercept": True}, "grid": grid,
+                "select": {"rule": "one_se", "folds": 4, "simpler": {"alpha": "larger"}}}
+        model, tuned = _tune(LAOT, mcfg, task, seed, gamma)
+        scores = tuned["grid_scores"]
+        assert [s["alpha"] for s in scores] == [0.0, 100.0, 1e4, "inf"]
+        # an independent recomputation of the rule from the recorded fold scores
+        for s in scores:
+            assert len(s["fold_mmd2"]) == 4
+            assert s["val_mmd2"] == pytest.approx(np.mean(s["fold_mmd2"]))
+            assert s["val_se"] == pytest.approx(np.std(s["fold_mmd2"], ddof=1) / 2)
+        best = min(scores, key=lambda s: s["val_mmd2"])
+        ok = [s for s in scores if s["val_mmd2"] <= best["val_mmd2"] + best["val_se"]]
+        expect = ok[-1]["alpha"]  # grid is in increasing alpha
+        assert tuned["chosen"] == {"alpha": expect}
+        hits_1se.append(expect == "inf")
+        hits_min.append(best["alpha"] == "inf")
+        assert tuned["select"] == {"rule": "one_se", "folds": 4, "simpler": {"alpha": "larger"}}
+        # the kept point is refitted on all the training cells
+        assert model.alpha == (np.inf if expect == "inf" else expect)
+        if expect == "inf":
+            np.testing.assert_allclose(
+                model.predict(task.source_test),
+                MeanShift().fit(task.source_train, task.target_train).predict(task.source_test))
+        # the same seed gives the same folds; the rule 'min' on the same folds keeps the best
+        _, again = _tune(LAOT, mcfg, task, seed, gamma)
+        assert again["grid_scores"] == scores
+        _, plain = _tune(LAOT, {**mcfg, "select": {"rule": "min", "folds": 4}}, task, seed, gamma)
+        assert plain["chosen"] == {"alpha": best["alpha"]}
+    # on a pure translation the rule reaches the mean shift on every seed, plain min does not
+    assert all(hits_1se) and not all(hits_min)
+
+
+def test_tune_rejects_too_few_cells_for_the_folds():
+    from trackability.experiments.bench import _tune
+    from trackability.models import LAOT
+
+    task = _translation_task(0, n=12)
+    mcfg = {"name": "lv", "params": {"max_iter": 3}, "grid": {"alpha": [0.0, 1.0]},
+            "select": {"rule": "min", "folds": 10}}
+    with pytest.raises(ValueError, match=r"select.folds = 10 needs >= 20 training cells"):
+        _tune(LAOT, mcfg, task, 0, 1.0)
+
+
+def test_select_rule_in_a_benchmark_records_its_choice(tmp_path):
+    methods = [{"name": "identity"}, {"name": "meanshift"},
+               {"name": "lv", "method": "laot", "params": {"max_iter": 10, "fit_intercept": True},
+                "grid": {"alpha": [0.0, float("inf")]},
+                "select": {"rule": "one_se", "folds": 3, "simpler": {"alpha": "larger"}}}]
+    df = run_benchmark(_config(methods=methods, seeds=1), tmp_path, backend="serial",
+                       progress=False)
+    lv = df[df["method"] == "lv"]
+    assert (lv["status"] == "ok").all(), lv["error"].tolist()
+    for c, s, sel in zip(lv["chosen"].map(json.loads), lv["grid_scores"].map(json.loads),
+                         lv["select"].map(json.loads), strict=True):
+        assert c["alpha"] in (0.0, "inf") and {r["alpha"] for r in s} == {0.0, "inf"}
+        assert sel["folds"] == 3 and sel["rule"] == "one_se"
+    # a method without select keeps the job keys it had (rows of older runs are reused)
+    assert "select" not in _config().methods[2].model_dump(mode="json")

@@ -148,3 +148,42 @@ def test_method_names_are_case_insensitive():
     data["methods"][2]["params"] = {"Alpha": 0.5}  # parameter names are not
     with pytest.raises(ConfigError, match="'Alpha'"):
         validate_config(data)
+
+
+@pytest.mark.parametrize(("select", "grid", "match"), [
+    ({"rule": "lowest"}, {"alpha": [0.0, 1.0]}, r"methods\[2\]\.select\.rule"),
+    ({"rule": "one_se", "simpler": {"alpha": "larger"}}, {"alpha": [0.0, 1.0]},
+     "rule 'one_se' needs folds"),
+    ({"rule": "one_se", "folds": 5}, {"alpha": [0.0, 1.0]}, "rule 'one_se' needs simpler"),
+    ({"rule": "one_se", "folds": 1, "simpler": {"alpha": "larger"}}, {"alpha": [0.0, 1.0]},
+     r"select\.folds"),
+    ({"rule": "one_se", "folds": 5, "simpler": {"alpha": "up"}}, {"alpha": [0.0, 1.0]},
+     r"select\.simpler\.alpha"),
+    ({"rule": "one_se", "folds": 5, "simpler": {"max_iter": "larger"}}, {"alpha": [0.0, 1.0]},
+     r"select\.simpler\.max_iter: not a key of grid"),
+    ({"rule": "one_se", "folds": 5, "simpler": {"cost": "larger"}},
+     {"cost": ["sqeuclidean", "euclidean"]}, "grid values must be numbers"),
+    ({"rule": "min", "folds": 5}, {}, "select is set but the method has no grid"),
+    ({"rule": "min", "fold": 5}, {"alpha": [0.0, 1.0]}, "unknown key"),
+])
+def test_bad_select_fails_naming_the_key(select, grid, match):
+    data = copy.deepcopy(GOOD)
+    data["methods"][2].update({"grid": grid, "select": select})
+    with pytest.raises(ConfigError, match=match):
+        validate_config(data)
+
+
+def test_select_and_infinite_grid_values_survive_the_dump(tmp_path):
+    from trackability.experiments.config import dump_config
+
+    data = copy.deepcopy(GOOD)
+    data["methods"][2].update({"grid": {"alpha": [0.0, float("inf")]},
+                               "select": {"rule": "one_se", "folds": 5,
+                                          "simpler": {"alpha": "larger"}}})
+    cfg = validate_config(data)
+    dumped = cfg.model_dump(mode="json")["methods"][2]
+    assert dumped["grid"]["alpha"] == [0.0, float("inf")]  # not null
+    path = tmp_path / "c.yaml"
+    path.write_text(dump_config(cfg))
+    again = load_config(path)
+    assert again.hash() == cfg.hash() and again.methods[2].select.folds == 5

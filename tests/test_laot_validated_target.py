@@ -80,3 +80,18 @@ def test_real_summary_counts_wins_and_losses_against_the_mean_shift():
     want = np.median([1 - (ms - 0.005 + [0, 1e-4, 0, 2e-4, 0]).mean() / ms.mean(),
                       1 - (ms + [1e-4, -1e-4, 0, 2e-4, -2e-4]).mean() / ms.mean()])
     assert tab.loc["laot_validated", "median_calibrated_of_means"] == pytest.approx(want)
+
+
+def test_target_table_checks_another_method_in_the_validated_role():
+    import pandas as pd
+
+    t = _load()
+    ms = np.array([0.010, 0.012, 0.011, 0.013, 0.009])
+    rows = _rows("bad", ms, ms + 0.01, ms + 0.01 + [0, 1e-4, 2e-4, 3e-4, 4e-4], alpha=100.0)
+    rows += [{"task": "bad", "method": "variant", "seed": s, "mmd2": float(v), "status": "ok",
+              "chosen": json.dumps({"alpha": "inf"})} for s, v in enumerate(ms)]
+    df = pd.DataFrame(rows)
+    assert t.target_table(df).loc[0, "worse_1sd"]
+    var = t.target_table(df, validated="variant")
+    assert not var.loc[0, "worse_1sd"] and var.loc[0, "diff"] == 0.0
+    assert var.loc[0, "alpha"] == "inf x5"

@@ -404,3 +404,25 @@ def test_laot_matching_options_are_validated(matching, error, message):
     pair = near_identity(20, 3, 0.1, random_state=0)
     with pytest.raises(error, match=message):
         LAOT(matching=matching).fit(pair.control, pair.treated)
+
+
+def test_laot_alpha_inf_is_exactly_the_mean_shift_and_large_alpha_is_not():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 3))
+    y = rng.normal(size=(65, 3)) @ np.diag([1.0, 2.0, 0.5]) + 1.5  # unequal sizes, not a shift
+    ms = MeanShift().fit(x, y)
+    inf = LAOT(alpha=float("inf"), fit_intercept=True, max_iter=5).fit(x, y)
+    np.testing.assert_array_equal(inf.W_, np.eye(3))
+    np.testing.assert_allclose(inf.intercept_, y.mean(axis=0) - x.mean(axis=0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(inf.predict(x), ms.predict(x), rtol=0, atol=1e-12)
+    assert np.isfinite(inf.objective_) and inf.n_iter_ == 1 and len(inf.matching_) == 40
+    # a large finite alpha keeps W ~ I but its intercept comes from the 40 matched target cells
+    big = LAOT(alpha=1e8, fit_intercept=True, max_iter=5).fit(x, y)
+    assert np.abs(big.W_ - np.eye(3)).max() < 1e-4
+    assert np.abs(big.predict(x) - ms.predict(x)).max() > 1e-2
+    # without an intercept, alpha = inf is no change at all
+    np.testing.assert_array_equal(LAOT(alpha=np.inf, max_iter=5).fit(x, y).predict(x), x)
+    with pytest.raises(ValueError, match="alpha"):
+        LAOT(alpha=-np.inf).fit(x, y)
+    with pytest.raises(ValueError, match="alpha"):
+        LAOT(alpha=float("nan")).fit(x, y)

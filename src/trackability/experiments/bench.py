@@ -389,9 +389,102 @@ def model_truth_metrics(model: Any, task: Any) -> dict[str, float]:
     return out
 
 
+def _record(value: Any) -> Any:
+    """A grid value as a row records it: an infinite float as the string ``"inf"`` / ``"-inf"``."""
+    if isinstance(value, float | np.floating) and np.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def select_grid_point(means: list[float], ses: list[float], candidates: list[dict[str, Any]],
+                      rule: str = "min", simpler: dict[str, str] | None = None) -> int:
+    """Index of the grid point a selection rule keeps.
+
+    Parameters
+    ----------
+    means
+        Validation score of each candidate (lower is better: MMD^2); NaN never wins.
+    ses
+        Standard error of each score (used by ``"one_se"`` only).
+    candidates
+        The grid points (dicts of hyper-parameter values), in grid order.
+    rule
+        ``"min"``: the lowest score (the first one on ties). ``"one_se"``: the one-standard-error
+        rule: among the candidates whose score is at most ``best + se(best)``, the simplest.
+    simpler
+        For ``"one_se"``: per hyper-parameter, which direction is simpler, ``"larger"`` or
+        ``"smaller"`` (e.g. ``{"alpha": "larger"}``: more regularised); with several, the first
+        listed decides first. Ties in simplicity go to the lower score.
+
+    """
+    m = np.asarray(means, dtype=float)
+    if m.size == 0 or m.size != len(candidates) or len(ses) != m.size:
+        raise ValueError("means, ses and candidates must have the same, non-zero length.")
+    if not np.isfinite(m).any():
+        raise ValueError("no grid point has a finite validation score.")
+    best = int(np.nanargmin(np.where(np.isfinite(m), m, np.nan)))
+    if rule == "min":
+        return best
+    if rule != "one_se":
+        raise ValueError(f"rule must be 'min' or 'one_se'; got {rule!r}.")
+    if not simpler:
+        raise ValueError("rule 'one_se' needs 'simpler': which direction of each grid key is simpler.")
+    se = float(ses[best])
+    if not np.isfinite(se) or se < 0:
+        raise ValueError(f"the standard error of the best grid point is {se!r}; need >= 0.")
+    within = [i for i in range(m.size) if np.isfinite(m[i]) and m[i] <= m[best] + se]
+
+    def key(i: int) -> tuple:
+        out = []
+        for k, direction in simpler.items():
+            v = float(candidates[i][k])
+            out.append(-v if direction == "larger" else v)
+        return (*out, m[i])
+
+    return min(within, key=key)
+
+
+def _folds(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Fold id (0..k-1) of each of n cells: a seeded permutation dealt round-robin."""
+    out = np.empty(n, dtype=np.int64)
+    out[rng.permutation(n)] = np.arange(n) % k
+    return out
+
+
+def _fold_task(ptask: Any, in_s: np.ndarray, in_t: np.ndarray) -> Any:
+    """A copy of ``ptask`` whose train / val parts are a fold of its training cells (no test cells)."""
+    import dataclasses
+
+    labels = {}
+    for group, mask in (("source", in_s), ("target", in_t)):
+        lab = ptask.labels.get(f"{group}_train")
+        if lab is not None:
+            labels[f"{group}_train"] = lab[~mask]
+            labels[f"{group}_val"] = lab[mask]
+    for key in ("source_test", "target_test"):
+        if key in ptask.labels:
+            labels[key] = ptask.labels[key]
+    return dataclasses.replace(
+        ptask, source_train=ptask.source_train[~in_s], target_train=ptask.target_train[~in_t],
+        source_val=ptask.source_train[in_s], target_val=ptask.target_train[in_t], labels=labels,
+        train_permutation=None, test_truth=None, true_map=None,
+    )
+
+
 def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float,
           task_name: str | None = None) -> tuple[Any, dict]:
-    """Fit every grid point on train, keep the one with the lowest validation MMD^2."""
+    """Fit every grid point on train and keep one by the method's ``select`` rule.
+
+    Default (``select`` absent, ``rule: min`` without ``folds``): each grid point is fitted on the
+    training cells and scored by MMD^2 on the validation split; the lowest wins. With
+    ``folds: k``, each grid point is scored by k-fold cross-validation over the training cells
+    (source and target cells dealt into k folds by a permutation seeded with the job's seed; a
+    fold's held-out control cells are predicted by the model fitted on the other folds and
+    scored against its held-out treated cells); the score is the mean over folds and its standard
+    error sd / sqrt(k); the validation split is not used. ``rule: one_se`` then keeps the simplest
+    grid point (``simpler``) within one standard error of the best (:func:`select_grid_point`).
+    The kept grid point is refitted on all the training cells. Test cells are never used.
+    """
     from trackability.metrics import mmd2
 
     grid = mcfg.get("grid") or {}
@@ -399,24 +492,60 @@ def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float,
         model = _make_model(cls, mcfg.get("params") or {}, seed)
         model.fit(ptask.source_train, ptask.target_train, **_fit_params(model, ptask, task_name))
         return model, {}
-    if ptask.source_val.shape[0] < 2 or ptask.target_val.shape[0] < 2:
+    sel = {"rule": "min", "folds": None, "simpler": {}, **(mcfg.get("select") or {})}
+    k = sel["folds"]
+    if k is None and (ptask.source_val.shape[0] < 2 or ptask.target_val.shape[0] < 2):
         raise ValueError(
             f"method {mcfg['name']!r} has a grid but task {ptask.name!r} has fewer than 2 "
             "validation cells per group; give the split a validation fraction."
         )
+    if k is not None and min(ptask.source_train.shape[0], ptask.target_train.shape[0]) < 2 * k:
+        raise ValueError(
+            f"method {mcfg['name']!r}: select.folds = {k} needs >= {2 * k} training cells per "
+            f"group; task {ptask.name!r} has {ptask.source_train.shape[0]} -> "
+            f"{ptask.target_train.shape[0]}."
+        )
+    params = mcfg.get("params") or {}
     keys = sorted(grid)
-    best: tuple[float, Any, dict[str, Any]] | None = None
-    scores = []
-    for values in itertools.product(*(grid[k] for k in keys)):
-        cand = dict(zip(keys, values, strict=True))
-        model = _make_model(cls, {**(mcfg.get("params") or {}), **cand}, seed)
+    cands = [dict(zip(keys, v, strict=True)) for v in itertools.product(*(grid[k_] for k_ in keys))]
+    if k is not None:
+        rng = np.random.default_rng([int(seed), 29])
+        fs, ft = _folds(ptask.source_train.shape[0], k, rng), _folds(ptask.target_train.shape[0], k, rng)
+        fold_tasks = [_fold_task(ptask, fs == i, ft == i) for i in range(k)]
+    scores, means, ses, fitted = [], [], [], []
+    for cand in cands:
+        if k is None:
+            model = _make_model(cls, {**params, **cand}, seed)
+            model.fit(ptask.source_train, ptask.target_train, **_fit_params(model, ptask, task_name))
+            val = mmd2(_predict(model, ptask, ptask.source_val, "val"), ptask.target_val, gamma=gamma)
+            fitted.append(model)
+            means.append(val)
+            ses.append(float("nan"))
+            scores.append({**{a: _record(b) for a, b in cand.items()}, "val_mmd2": val})
+            continue
+        per_fold = []
+        for ft_ in fold_tasks:
+            model = _make_model(cls, {**params, **cand}, seed)
+            model.fit(ft_.source_train, ft_.target_train, **_fit_params(model, ft_, task_name))
+            per_fold.append(mmd2(_predict(model, ft_, ft_.source_val, "val"), ft_.target_val,
+                                 gamma=gamma))
+        mean = float(np.mean(per_fold))
+        se = float(np.std(per_fold, ddof=1) / np.sqrt(k))
+        means.append(mean)
+        ses.append(se)
+        scores.append({**{a: _record(b) for a, b in cand.items()}, "val_mmd2": mean,
+                       "val_se": se, "fold_mmd2": per_fold})
+    if sel["rule"] == "one_se" and k is None:
+        raise ValueError(f"method {mcfg['name']!r}: select.rule 'one_se' needs select.folds.")
+    i = select_grid_point(means, ses, cands, sel["rule"], sel["simpler"])
+    if k is None:
+        model = fitted[i]
+    else:
+        model = _make_model(cls, {**params, **cands[i]}, seed)
         model.fit(ptask.source_train, ptask.target_train, **_fit_params(model, ptask, task_name))
-        val = mmd2(_predict(model, ptask, ptask.source_val, "val"), ptask.target_val, gamma=gamma)
-        scores.append({**cand, "val_mmd2": val})
-        if best is None or val < best[0]:
-            best = (val, model, cand)
-    assert best is not None
-    return best[1], {"chosen": best[2], "grid_scores": scores}
+    chosen = {a: _record(b) for a, b in cands[i].items()}
+    return model, {"chosen": chosen, "grid_scores": scores,
+                   "select": {"rule": sel["rule"], "folds": k, "simpler": sel["simpler"]}}
 
 
 _PREPARED: dict[str, tuple[Any, Any, Any]] = {}
@@ -535,6 +664,7 @@ def run_job(job: Job) -> dict[str, Any]:
         if tuned:
             row["chosen"] = json.dumps(_jsonable(tuned["chosen"]), sort_keys=True)
             row["grid_scores"] = json.dumps(_jsonable(tuned["grid_scores"]))
+            row["select"] = json.dumps(_jsonable(tuned["select"]), sort_keys=True)
         row["hyperparameters"] = json.dumps(_jsonable(model.get_params()), sort_keys=True,
                                             default=str) if hasattr(model, "get_params") else "{}"
         # recovery / map error: in the model space, where the model's matching and map live

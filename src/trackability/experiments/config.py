@@ -15,7 +15,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from trackability.data.preprocessing import _normalise_steps
 from trackability.data.registry import dataset_names, dataset_options, get_dataset
@@ -39,7 +47,8 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    # an infinite value (a grid's ``alpha: [.., .inf]``) stays a float in the dumps (not null)
+    model_config = ConfigDict(extra="forbid", frozen=False, ser_json_inf_nan="strings")
 
 
 class SplitConfig(_Strict):
@@ -148,6 +157,31 @@ class TaskConfig(_Strict):
         return task, pre, pre.fit_task(task)
 
 
+class SelectConfig(_Strict):
+    """How a method's ``grid`` point is chosen (``select`` of a method; see ``bench._tune``).
+
+    ``rule``: ``min`` (the lowest validation MMD^2) or ``one_se`` (the simplest grid point whose
+    score is within one standard error of the best); ``folds``: k-fold cross-validation over the
+    training cells (the score is the mean over the k folds, its standard error sd / sqrt(k)),
+    instead of the single validation split (None); ``simpler``: for ``one_se``, per grid key,
+    which direction is simpler (``larger`` or ``smaller``; LAOT's ``alpha``: ``larger``, more
+    regularised toward the identity map; ``alpha: .inf`` is the exact mean shift).
+    """
+
+    rule: Literal["min", "one_se"] = "min"
+    folds: int | None = Field(None, ge=2, le=50)
+    simpler: dict[str, Literal["larger", "smaller"]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SelectConfig:
+        if self.rule == "one_se":
+            if self.folds is None:
+                raise ValueError("rule 'one_se' needs folds (>= 2): its standard error is over the folds")
+            if not self.simpler:
+                raise ValueError("rule 'one_se' needs simpler: e.g. {alpha: larger}")
+        return self
+
+
 class MethodConfig(_Strict):
     """One entry of ``methods``."""
 
@@ -155,6 +189,15 @@ class MethodConfig(_Strict):
     method: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
+    select: SelectConfig | None = None
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> dict[str, Any]:
+        # no select: dumped as before it existed, so job keys and config hashes do not change
+        data = handler(self)
+        if self.select is None:
+            data.pop("select", None)
+        return data
 
     @property
     def key(self) -> str:
@@ -183,6 +226,16 @@ class MethodConfig(_Strict):
                 raise ValueError(f"grid.{k} is empty; give at least one value")
             if k in self.params:
                 raise ValueError(f"{k!r} is both in params and in grid")
+        if self.select is not None:
+            if not self.grid:
+                raise ValueError("select is set but the method has no grid")
+            for k in self.select.simpler:
+                if k not in self.grid:
+                    raise ValueError(f"select.simpler.{k}: not a key of grid ({sorted(self.grid)})")
+                for v in self.grid[k]:
+                    if isinstance(v, bool) or not isinstance(v, int | float):
+                        raise ValueError(f"select.simpler.{k}: grid values must be numbers to "
+                                         f"order; got {v!r}")
         return self
 
 
@@ -350,6 +403,7 @@ __all__ = [
     "ConfigError",
     "MethodConfig",
     "MetricsConfig",
+    "SelectConfig",
     "SplitConfig",
     "TaskConfig",
     "config_hash",

@@ -68,7 +68,11 @@ class LAOT(PerturbationModel):
         Fit ``F(x) = W x + b`` instead of ``W x``.
     alpha
         Ridge penalty ``alpha |W - I|_F^2`` toward the identity (useful when d is close to or above
-        the number of cells).
+        the number of cells). ``alpha = inf`` is the limit: ``W = I`` exactly and (with
+        ``fit_intercept``) ``b = mean(target) - mean(source)`` over all the cells, i.e. the mean
+        shift (:class:`~trackability.models.MeanShift`), with one assignment under that map for
+        ``matching_``. (A large finite alpha is not the mean shift when the groups differ in size:
+        its intercept comes from the matched cells only.)
     unequal
         With unequal population sizes: ``"rectangular"`` matches every cell of the smaller group to
         a distinct cell of the larger one (nothing is thrown away); ``"subsample"`` first draws a
@@ -155,7 +159,9 @@ class LAOT(PerturbationModel):
             check_bool(self.progress, "progress")
         check_random_state(self.random_state)
         check_choice(self.unequal, "unequal", UNEQUAL)
-        check_positive(self.alpha, "alpha", allow_zero=True)
+        if not (isinstance(self.alpha, int | float | np.floating | np.integer)
+                and not isinstance(self.alpha, bool) and float(self.alpha) == np.inf):
+            check_positive(self.alpha, "alpha", allow_zero=True)  # finite >= 0, or inf
         check_positive(self.tol, "tol", allow_zero=True)
         if self.matching is not None:
             if not isinstance(self.matching, dict):
@@ -172,7 +178,7 @@ class LAOT(PerturbationModel):
     def _objective(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray) -> float:
         resid = y - x @ w.T - b
         value = float(np.einsum("ij,ij->", resid, resid))
-        if self.alpha > 0:
+        if self.alpha > 0 and np.isfinite(self.alpha):  # alpha = inf: W = I, no penalty
             value += self.alpha * float(np.sum((w - np.eye(w.shape[0])) ** 2))
         return value
 
@@ -197,6 +203,16 @@ class LAOT(PerturbationModel):
         d = x.shape[1]
 
         w, b = np.eye(d), np.zeros(d)
+        if np.isinf(self.alpha):  # the limit alpha -> inf: the mean shift (all cells' means)
+            if self.fit_intercept:
+                b = target.mean(axis=0) - source.mean(axis=0)
+            m = matcher.match(x + b, y)
+            paired = m.barycentric if isinstance(m, TransportPlan) else y[m.target]
+            obj = self._objective(x[m.source], paired, w, b)
+            rows_inf = [{"step": 1, "train_loss": obj, "val_score": np.nan,
+                         "assignment_cost": m.total_cost, "n_changed": len(m)}]
+            self._finish(m, w, b, obj, rows_inf, True, src_idx, tgt_idx, n0, nt, d)
+            return
         best = None
         prev: Any = None  # the previous Matching or TransportPlan
         rows: list[dict[str, Any]] = []
@@ -236,6 +252,12 @@ class LAOT(PerturbationModel):
             w, b, prev = w_new, b_new, m
         bar.close()
         obj, w, b, m = best
+        self._finish(m, w, b, obj, rows, converged, src_idx, tgt_idx, n0, nt, d)
+
+    def _finish(self, m: Any, w: np.ndarray, b: np.ndarray, obj: float, rows: list[dict[str, Any]],
+                converged: bool, src_idx: np.ndarray, tgt_idx: np.ndarray, n0: int, nt: int,
+                d: int) -> None:
+        """Set the fitted attributes from the kept iterate (assignment back to input indices)."""
         self.W_ = w
         self.intercept_ = b
         if isinstance(m, TransportPlan):
