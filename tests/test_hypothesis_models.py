@@ -143,7 +143,7 @@ def test_one_cell(xy, name):
 
 BAD_LAOT = [("max_iter", 0), ("max_iter", 1.5), ("max_iter", True), ("max_iter", "5"),
             ("cost", "l1"), ("cost", None), ("fit_intercept", "yes"), ("fit_intercept", 1),
-            ("alpha", -1.0), ("alpha", "a"), ("alpha", np.inf), ("alpha", np.nan),
+            ("alpha", -1.0), ("alpha", "a"), ("alpha", -np.inf), ("alpha", np.nan),
             ("unequal", "drop"), ("early_stopping", "no"), ("early_stopping", None),
             ("tol", np.nan), ("tol", -1e-3), ("matching", [1]), ("matching", {"solver": "x"}),
             ("matching", {"k": "a"}), ("matching", {"max_memory": [1]}), ("progress", "x"),

@@ -321,7 +321,7 @@ def test_bad_input_names_the_argument(cls):
      ({"max_iter": 2.5}, "max_iter must be a positive integer"),
      ({"cost": "cosine"}, "cost must be one of"),
      ({"unequal": "truncate"}, "unequal must be one of"),
-     ({"alpha": -1.0}, "alpha must be a finite non-negative"),
+     ({"alpha": -1.0}, "alpha must be a non-negative number or inf"),
      ({"tol": np.nan}, "tol must be a finite non-negative")],
 )
 def test_laot_bad_hyperparameters(kwargs, msg):
