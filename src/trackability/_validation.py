@@ -182,15 +182,20 @@ def check_random_state(random_state: Any) -> np.random.Generator:
     )
 
 
-def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
-    """Validate a finite positive (or non-negative) scalar."""
+def check_positive(
+    value: Any, name: str, *, allow_zero: bool = False, allow_inf: bool = False
+) -> float:
+    """Validate a finite positive (or non-negative) scalar; ``allow_inf`` also admits ``+inf``."""
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a number; got {value!r}.") from exc
+    if allow_inf and v == np.inf:
+        return v
     if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         need = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{name} must be a finite {need} number; got {value!r}.")
+        what = f"a {need} number or inf" if allow_inf else f"a finite {need} number"
+        raise ValueError(f"{name} must be {what}; got {value!r}.")
     return v
 
 

@@ -159,15 +159,7 @@ class LAOT(PerturbationModel):
             check_bool(self.progress, "progress")
         check_random_state(self.random_state)
         check_choice(self.unequal, "unequal", UNEQUAL)
-        if not (isinstance(self.alpha, int | float | np.floating | np.integer)
-                and not isinstance(self.alpha, bool) and float(self.alpha) == np.inf):
-            try:  # finite >= 0, or inf
-                check_positive(self.alpha, "alpha", allow_zero=True)
-            except ValueError:
-                raise ValueError(
-                    f"alpha must be a non-negative number or inf (the mean shift); got "
-                    f"{self.alpha!r}."
-                ) from None
+        check_positive(self.alpha, "alpha", allow_zero=True, allow_inf=True)  # inf: the mean shift
         check_positive(self.tol, "tol", allow_zero=True)
         if self.matching is not None:
             if not isinstance(self.matching, dict):
