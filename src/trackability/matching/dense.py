@@ -42,18 +42,25 @@ def power_of_two_scale(largest: float, top: float = LAP_TOP) -> float:
 def _solve_lap(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``lap.lapjv`` on ``c`` rescaled by a power of two (``c`` is overwritten).
 
-    Rectangular problems are padded to a square with dummy entries ``2 * max`` (``lap``'s own
-    ``extend_cost`` pads with ``max + 1``, an absolute constant that swamps costs far below 1 and
-    made matchings at data scale 1e-8 suboptimal).
+    Rectangular problems are padded to a square with dummy rows (or columns) of cost 0: every
+    perfect matching of the square gives the dummies ``|n_rows - n_cols|`` distinct partners at
+    the same total (0), so its optimum restricted to the real cells is the rectangular optimum,
+    exactly. Any constant would do; 0 is also the fastest for Jonker-Volgenant (a dummy of cost
+    ``2 * max`` made the padded square 10-47x slower, ``benchmarks/bench_assignment.py
+    --target-ratio 1.25``, table in docs/scale.md). More rows than columns are solved as the
+    transpose, so the dummies are always rows: dummy columns cost lapjv 8-17x more.
     """
     import lap
 
     n_rows, n_cols = c.shape
+    if n_rows > n_cols:  # dummy rows are cheap for lapjv, dummy columns are not (8-17x slower)
+        cols_t, rows_t = _solve_lap(np.ascontiguousarray(c.T))
+        order = np.argsort(rows_t, kind="stable")
+        return rows_t[order], cols_t[order]
     largest = float(c.max(initial=0.0))
     if n_rows != n_cols:
         n = max(n_rows, n_cols)
-        largest = 2.0 * largest if largest > 0 else 1.0
-        square = np.full((n, n), largest)
+        square = np.zeros((n, n))
         square[:n_rows, :n_cols] = c
         c = square
     c *= power_of_two_scale(largest)
