@@ -1,0 +1,64 @@
+"""benchmarks/merge_results.py: a partial rerun merged into a complete results folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location(
+        "merge_results", REPO / "benchmarks" / "merge_results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _folder(path: Path, methods: list[str], value: float, seeds=(0, 1), tasks=("a", "b"),
+            revision: str = "r") -> Path:
+    rows = [{"task": t, "method": m, "seed": s, "mmd2": value + 0.01 * s, "status": "ok"}
+            for t in tasks for m in methods for s in seeds]
+    path.mkdir()
+    pd.DataFrame(rows).to_csv(path / "results.csv", index=False)
+    (path / "config.yaml").write_text(f"name: {path.name}\n")
+    (path / "manifest.json").write_text(json.dumps({"git_revision": revision,
+                                                    "config_hash": path.name}))
+    return path
+
+
+def test_new_methods_replace_old_rows_and_the_rest_are_kept(tmp_path):
+    mod = _load()
+    old = _folder(tmp_path / "old", ["identity", "meanshift", "laot_validated", "flow"], 1.0,
+                  revision="old-rev")
+    new = _folder(tmp_path / "new", ["identity", "meanshift", "laot_validated"], 2.0)
+    out = tmp_path / "out"
+    df = mod.merge(new, old, out)
+    assert len(df) == 4 * 2 * 2
+    by = df.groupby("method")["mmd2"].min().to_dict()
+    # rerun methods from NEW, the others from OLD, nothing twice
+    assert by == {"identity": 2.0, "meanshift": 2.0, "laot_validated": 2.0, "flow": 1.0}
+    assert not df.duplicated(["task", "method", "seed"]).any()
+    back = pd.read_csv(out / "results.csv")
+    assert back.sort_values(["task", "method", "seed"]).reset_index(drop=True).equals(
+        df.sort_values(["task", "method", "seed"]).reset_index(drop=True))
+    assert (out / "config.yaml").read_text() == "name: new\n"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["merged_from"]["old"]["methods"] == ["flow"]
+    assert manifest["merged_from"]["old"]["git_revision"] == "old-rev"
+    assert manifest["merged_from"]["new"]["methods"] == ["identity", "laot_validated",
+                                                         "meanshift"]
+
+
+def test_different_tasks_or_seeds_are_refused(tmp_path):
+    mod = _load()
+    old = _folder(tmp_path / "old", ["identity", "flow"], 1.0, seeds=(0, 1, 2))
+    new = _folder(tmp_path / "new", ["identity"], 2.0, seeds=(0, 1))
+    with pytest.raises(ValueError, match=r"different \(task, seed\) pairs"):
+        mod.merge(new, old, tmp_path / "out")
+    assert not (tmp_path / "out" / "results.csv").exists()
