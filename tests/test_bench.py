@@ -789,6 +789,63 @@ def test_tune_cross_validates_on_training_cells_and_one_se_picks_the_mean_shift(
     assert all(hits_1se) and not all(hits_min)
 
 
+def _context_task(seed, d=3):
+    """Three training contexts (each its own linear response) and a held-out one (control only)."""
+    from trackability.data.tasks import Task
+
+    rng = np.random.default_rng(seed)
+    parts, labels = {}, {}
+    for part in ("train", "val", "test"):
+        xs, ys, ls, lt = [], [], [], []
+        ctx = ["a", "b", "c", "held"] if part == "train" else ["held"]
+        for i, c in enumerate(ctx):
+            m = 40 + 5 * i
+            x = rng.normal(size=(m, d))
+            xs.append(x)
+            ls += [c] * m
+            if c != "held" or part != "train":
+                ys.append(x[rng.permutation(m)[: m - 3]] * (1.0 + 0.2 * i) + i)
+                lt += [c] * (m - 3)
+        parts[f"source_{part}"], parts[f"target_{part}"] = np.vstack(xs), np.vstack(ys)
+        labels[f"source_{part}"], labels[f"target_{part}"] = np.array(ls), np.array(lt)
+    return Task(name="ctx", feature_names=[f"f{i}" for i in range(d)], labels=labels, **parts)
+
+
+def test_tune_leave_one_context_out_scores_each_training_context():
+    from trackability.experiments.bench import _tune
+    from trackability.metrics import mmd2
+    from trackability.models import LAOT
+
+    task = _context_task(0)
+    grid = {"alpha": [0.0, float("inf")]}
+    mcfg = {"name": "lv", "params": {"max_iter": 5, "fit_intercept": True}, "grid": grid,
+            "select": {"rule": "one_se", "folds": "contexts", "simpler": {"alpha": "larger"}}}
+    _, tuned = _tune(LAOT, mcfg, task, 0, 0.5)
+    assert tuned["select"]["folds"] == "contexts"
+    ls, lt = task.labels["source_train"], task.labels["target_train"]
+    for s, alpha in zip(tuned["grid_scores"], (0.0, np.inf), strict=True):
+        # independent recomputation: one fold per context with both groups ('held' has no
+        # treated training cells: never a fold, always in training)
+        want = []
+        for c in ("a", "b", "c"):
+            m = LAOT(max_iter=5, fit_intercept=True, alpha=alpha).fit(
+                task.source_train[ls != c], task.target_train[lt != c])
+            want.append(mmd2(m.predict(task.source_train[ls == c]), task.target_train[lt == c],
+                             gamma=0.5))
+        np.testing.assert_allclose(s["fold_mmd2"], want, rtol=1e-10)
+        assert s["val_se"] == pytest.approx(np.std(want, ddof=1) / np.sqrt(3))
+
+
+def test_tune_leave_one_context_out_needs_context_labels():
+    from trackability.experiments.bench import _tune
+    from trackability.models import LAOT
+
+    mcfg = {"name": "lv", "params": {"max_iter": 3}, "grid": {"alpha": [0.0, 1.0]},
+            "select": {"rule": "min", "folds": "contexts"}}
+    with pytest.raises(ValueError, match=r"'lv': select.folds 'contexts' needs context labels"):
+        _tune(LAOT, mcfg, _translation_task(0), 0, 1.0)
+
+
 def test_tune_rejects_too_few_cells_for_the_folds():
     from trackability.experiments.bench import _tune
     from trackability.models import LAOT

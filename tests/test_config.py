@@ -165,6 +165,8 @@ def test_method_names_are_case_insensitive():
      {"cost": ["sqeuclidean", "euclidean"]}, "grid values must be numbers"),
     ({"rule": "min", "folds": 5}, {}, "select is set but the method has no grid"),
     ({"rule": "min", "fold": 5}, {"alpha": [0.0, 1.0]}, "unknown key"),
+    ({"rule": "min", "folds": "groups"}, {"alpha": [0.0, 1.0]}, r"select\.folds"),
+    ({"rule": "min", "folds": 51}, {"alpha": [0.0, 1.0]}, r"select\.folds"),
 ])
 def test_bad_select_fails_naming_the_key(select, grid, match):
     data = copy.deepcopy(GOOD)

@@ -49,8 +49,8 @@ def test_new_methods_replace_old_rows_and_the_rest_are_kept(tmp_path):
         df.sort_values(["task", "method", "seed"]).reset_index(drop=True))
     assert (out / "config.yaml").read_text() == "name: new\n"
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["merged_from"]["old"]["methods"] == ["flow"]
-    assert manifest["merged_from"]["old"]["git_revision"] == "old-rev"
+    assert manifest["merged_from"]["old"][0]["methods"] == ["flow"]
+    assert manifest["merged_from"]["old"][0]["git_revision"] == "old-rev"
     assert manifest["merged_from"]["new"]["methods"] == ["identity", "laot_validated",
                                                          "meanshift"]
 
@@ -59,6 +59,28 @@ def test_different_tasks_or_seeds_are_refused(tmp_path):
     mod = _load()
     old = _folder(tmp_path / "old", ["identity", "flow"], 1.0, seeds=(0, 1, 2))
     new = _folder(tmp_path / "new", ["identity"], 2.0, seeds=(0, 1))
-    with pytest.raises(ValueError, match=r"different \(task, seed\) pairs"):
+    with pytest.raises(ValueError, match=r"pairs that NEW does not: \[\('a', 2\)"):
         mod.merge(new, old, tmp_path / "out")
     assert not (tmp_path / "out" / "results.csv").exists()
+
+
+def test_old_methods_may_cover_fewer_tasks(tmp_path):
+    mod = _load()
+    old = _folder(tmp_path / "old", ["identity", "flow"], 1.0, tasks=("a",))
+    new = _folder(tmp_path / "new", ["identity"], 2.0, tasks=("a", "b"))
+    df = mod.merge(new, old, tmp_path / "out")
+    assert sorted(df.loc[df["method"] == "flow", "task"].unique()) == ["a"]
+    assert len(df) == 2 * 2 + 2
+
+
+def test_several_old_folders_each_add_the_methods_not_yet_present(tmp_path):
+    mod = _load()
+    new = _folder(tmp_path / "new", ["identity", "laot"], 3.0)
+    first = _folder(tmp_path / "first", ["identity", "cellot"], 2.0)
+    second = _folder(tmp_path / "second", ["identity", "cellot", "flow"], 1.0)
+    df = mod.merge(new, [first, second], tmp_path / "out")
+    by = df.groupby("method")["mmd2"].min().to_dict()
+    assert by == {"identity": 3.0, "laot": 3.0, "cellot": 2.0, "flow": 1.0}
+    assert not df.duplicated(["task", "method", "seed"]).any()
+    olds = json.loads((tmp_path / "out" / "manifest.json").read_text())["merged_from"]["old"]
+    assert [o["methods"] for o in olds] == [["cellot"], ["flow"]]

@@ -451,6 +451,28 @@ def _folds(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def _context_folds(ptask: Any, method: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Leave-one-context-out folds: one per training context with control and treated cells.
+
+    A context with training control cells only (a held-out cell type's own control cells) is
+    never a fold and stays in every fold's training set.
+    """
+    ls, lt = ptask.labels.get("source_train"), ptask.labels.get("target_train")
+    if ls is None or lt is None:
+        raise ValueError(
+            f"method {method!r}: select.folds 'contexts' needs context labels of the training "
+            f"cells; task {ptask.name!r} has none (a split with contexts: holdout or replicate)."
+        )
+    ls, lt = np.asarray(ls).astype(str), np.asarray(lt).astype(str)
+    both = sorted(set(ls.tolist()) & set(lt.tolist()))
+    if len(both) < 2:
+        raise ValueError(
+            f"method {method!r}: select.folds 'contexts' needs >= 2 training contexts with control "
+            f"and treated cells; task {ptask.name!r} has {both}."
+        )
+    return [(ls == c, lt == c) for c in both]
+
+
 def _fold_task(ptask: Any, in_s: np.ndarray, in_t: np.ndarray) -> Any:
     """A copy of ``ptask`` whose train / val parts are a fold of its training cells (no test cells)."""
     import dataclasses
@@ -481,7 +503,9 @@ def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float,
     (source and target cells dealt into k folds by a permutation seeded with the job's seed; a
     fold's held-out control cells are predicted by the model fitted on the other folds and
     scored against its held-out treated cells); the score is the mean over folds and its standard
-    error sd / sqrt(k); the validation split is not used. ``rule: one_se`` then keeps the simplest
+    error sd / sqrt(k); the validation split is not used. With ``folds: contexts`` each training
+    context (cell type, patient, donor) with control and treated cells is a fold (leave one
+    context out: the held-out-context task in miniature). ``rule: one_se`` then keeps the simplest
     grid point (``simpler``) within one standard error of the best (:func:`select_grid_point`).
     The kept grid point is refitted on all the training cells. Test cells are never used.
     """
@@ -499,7 +523,9 @@ def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float,
             f"method {mcfg['name']!r} has a grid but task {ptask.name!r} has fewer than 2 "
             "validation cells per group; give the split a validation fraction."
         )
-    if k is not None and min(ptask.source_train.shape[0], ptask.target_train.shape[0]) < 2 * k:
+    if k == "contexts":
+        fold_masks = _context_folds(ptask, mcfg["name"])
+    elif k is not None and min(ptask.source_train.shape[0], ptask.target_train.shape[0]) < 2 * k:
         raise ValueError(
             f"method {mcfg['name']!r}: select.folds = {k} needs >= {2 * k} training cells per "
             f"group; task {ptask.name!r} has {ptask.source_train.shape[0]} -> "
@@ -508,10 +534,12 @@ def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float,
     params = mcfg.get("params") or {}
     keys = sorted(grid)
     cands = [dict(zip(keys, v, strict=True)) for v in itertools.product(*(grid[k_] for k_ in keys))]
-    if k is not None:
+    if k is not None and k != "contexts":
         rng = np.random.default_rng([int(seed), 29])
         fs, ft = _folds(ptask.source_train.shape[0], k, rng), _folds(ptask.target_train.shape[0], k, rng)
-        fold_tasks = [_fold_task(ptask, fs == i, ft == i) for i in range(k)]
+        fold_masks = [(fs == i, ft == i) for i in range(k)]
+    if k is not None:
+        fold_tasks = [_fold_task(ptask, ms, mt) for ms, mt in fold_masks]
     scores, means, ses, fitted = [], [], [], []
     for cand in cands:
         if k is None:
@@ -530,7 +558,7 @@ def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float,
             per_fold.append(mmd2(_predict(model, ft_, ft_.source_val, "val"), ft_.target_val,
                                  gamma=gamma))
         mean = float(np.mean(per_fold))
-        se = float(np.std(per_fold, ddof=1) / np.sqrt(k))
+        se = float(np.std(per_fold, ddof=1) / np.sqrt(len(per_fold)))
         means.append(mean)
         ses.append(se)
         scores.append({**{a: _record(b) for a, b in cand.items()}, "val_mmd2": mean,

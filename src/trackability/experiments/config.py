@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -163,13 +163,16 @@ class SelectConfig(_Strict):
     ``rule``: ``min`` (the lowest validation MMD^2) or ``one_se`` (the simplest grid point whose
     score is within one standard error of the best); ``folds``: k-fold cross-validation over the
     training cells (the score is the mean over the k folds, its standard error sd / sqrt(k)),
-    instead of the single validation split (None); ``simpler``: for ``one_se``, per grid key,
+    instead of the single validation split (None), or ``contexts``: leave one context out (each
+    training context with control and treated cells is a fold: the model fitted on the other
+    contexts predicts its treated cells from its control cells), the validation that mirrors a
+    held-out cell type, patient or donor; ``simpler``: for ``one_se``, per grid key,
     which direction is simpler (``larger`` or ``smaller``; LAOT's ``alpha``: ``larger``, more
     regularised toward the identity map; ``alpha: .inf`` is the exact mean shift).
     """
 
     rule: Literal["min", "one_se"] = "min"
-    folds: int | None = Field(None, ge=2, le=50)
+    folds: Annotated[int, Field(ge=2, le=50)] | Literal["contexts"] | None = None
     simpler: dict[str, Literal["larger", "smaller"]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
