@@ -154,3 +154,13 @@ def test_report_has_ceiling_calibrated_tests_and_runtime(rng, tmp_path):
     assert (tdir / "vs_meanshift.md").is_file() and (tdir / "fit_time_s.md").is_file()
     assert "energy_calibrated.md" not in {p.name for p in tdir.iterdir()}  # no ceiling: no table
     assert "calibrated score" in text and "beat the mean shift" in text and "fit time" in text
+
+
+def test_pivot_marks_every_method_tied_for_best(rng):
+    """Identical predictions (validated LAOT at alpha = inf vs the mean shift) tie: both marked."""
+    df = _results(rng)
+    twin = df[df["method"] == "laot"].assign(method="laot_validated")
+    tab = pivot(pd.concat([df, twin], ignore_index=True), "mmd2")
+    for t in tab.index:
+        assert tab.loc[t, "laot"].startswith("**") and tab.loc[t, "laot_validated"].startswith("**")
+        assert not tab.loc[t, "meanshift"].startswith("**")

@@ -116,7 +116,8 @@ def pivot(
     """A tasks x methods table of ``"mean ± sd"`` strings for one metric (best per task in bold).
 
     ``higher`` overrides the metric's direction from the registry (e.g. for calibrated scores).
-    The best method per task (lowest mean, or highest for R^2/Pearson) is wrapped in ``**``; the
+    The best method per task (lowest mean, or highest for R^2/Pearson; every method tied with it
+    to 1e-9 relative) is wrapped in ``**``; the
     replicate ceiling (the rows' ``ceiling.<metric>``), when present, is the last column
     ``replicate`` and never marked best.
     """
@@ -136,10 +137,12 @@ def pivot(
     for t in tasks:
         sub = summ[summ["task"] == t]
         means = sub.set_index("method")[f"{metric}_mean"]
-        best = (means.idxmin() if lower else means.idxmax()) if means.notna().any() else None
+        best = (means.min() if lower else means.max()) if means.notna().any() else None
         for _, r in sub.iterrows():
             cell = _fmt(r[f"{metric}_mean"], r[f"{metric}_sd"], digits)
-            if mark_best and r["method"] == best and means.notna().sum() > 1:
+            # ties are all marked: a validated LAOT that kept alpha = inf is the mean shift
+            tie = best is not None and np.isclose(r[f"{metric}_mean"], best, rtol=1e-9, atol=0.0)
+            if mark_best and tie and means.notna().sum() > 1:
                 cell = f"**{cell}**"
             table.loc[t, r["method"]] = cell
     table.index.name = "task"
