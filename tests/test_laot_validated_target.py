@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _scripts import load_benchmark
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location(
-        "laot_validated_target", REPO / "benchmarks" / "laot_validated_target.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("laot_validated_target")
 
 
 def _rows(task, ms, la, lv, alpha=0.0):
@@ -63,10 +60,7 @@ def test_target_table_flags_worse_and_strictly_better_tasks():
 def test_real_summary_counts_wins_and_losses_against_the_mean_shift():
     import pandas as pd
 
-    spec = importlib.util.spec_from_file_location("real_summary",
-                                                  REPO / "benchmarks" / "real_summary.py")
-    rs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(rs)
+    rs = load_benchmark("real_summary")
     ms = np.array([0.010, 0.012, 0.011, 0.013, 0.009])
     rows = (_rows("a", ms, ms + 0.01 + [0, 1e-3, 2e-3, 0, 1e-3], ms - 0.005 + [0, 1e-4, 0, 2e-4, 0])
             + _rows("b", ms, ms + 0.02 + [0, 1e-3, 0, 2e-3, 0], ms + [1e-4, -1e-4, 0, 2e-4, -2e-4]))

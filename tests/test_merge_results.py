@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from _scripts import load_benchmark
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location(
-        "merge_results", REPO / "benchmarks" / "merge_results.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("merge_results")
 
 
 def _folder(path: Path, methods: list[str], value: float, seeds=(0, 1), tasks=("a", "b"),

@@ -4,13 +4,13 @@ scored with the harness's own split and metrics, and predictions for another spl
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _scripts import load_benchmark
 from trackability.experiments.bench import run_benchmark
 from trackability.experiments.config import validate_config
 from trackability.experiments.export import export_splits
@@ -23,10 +23,7 @@ SYN = {"dims": [3], "gaps": [0.05, 1.0], "n": 60, "noise": 0.0}
 
 
 def _peer_io():
-    spec = importlib.util.spec_from_file_location("peer_io", REPO / "benchmarks/peers/peer_io.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("peers/peer_io")
 
 
 def _config(methods, seeds=2):
@@ -150,9 +147,7 @@ def _runner(name):
 
     sys.path.insert(0, str(REPO / "benchmarks/peers"))
     try:
-        spec = importlib.util.spec_from_file_location(name, REPO / f"benchmarks/peers/{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
+        mod = load_benchmark(f"peers/{name}")
     finally:
         sys.path.remove(str(REPO / "benchmarks/peers"))
     return mod

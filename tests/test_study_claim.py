@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from _scripts import load_benchmark
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("study_claim", REPO / "benchmarks" / "study_claim.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("study_claim")
 
 
 def test_claims_counted_with_a_one_sided_paired_t_test():
