@@ -47,7 +47,7 @@ def _solve_lap(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     the same total (0), so its optimum restricted to the real cells is the rectangular optimum,
     exactly. Any constant would do; 0 is also the fastest for Jonker-Volgenant (a dummy of cost
     ``2 * max`` made the padded square 10-47x slower, ``benchmarks/bench_assignment.py
-    --target-ratio 1.25``, table in docs/scale.md). More rows than columns are solved as the
+    --target-ratio 1.25``, table in docs/foundation.md 4.2). More rows than columns are solved as the
     transpose, so the dummies are always rows: dummy columns cost lapjv 8-17x more.
     """
     import lap
