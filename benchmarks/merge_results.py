@@ -28,6 +28,16 @@ import pandas as pd
 KEY = ["task", "method", "seed"]
 
 
+def _config_methods(path: Path) -> list[str]:
+    """Method names of a results folder's config, in order (empty if it has none)."""
+    if not path.is_file():
+        return []
+    import yaml
+
+    cfg = yaml.safe_load(path.read_text()) or {}
+    return [m["name"] for m in cfg.get("methods", []) if isinstance(m, dict) and "name" in m]
+
+
 def merge(new: Path, old: Path | list[Path], out: Path) -> pd.DataFrame:
     """Write ``out/results.csv``, ``config.yaml`` and ``manifest.json``; return the merged rows.
 
@@ -66,6 +76,11 @@ def merge(new: Path, old: Path | list[Path], out: Path) -> pd.DataFrame:
                         **{k: manifest_o.get(k) for k in ("config_hash", "git_revision",
                                                            "package_version", "started_at")}})
     merged = pd.concat(parts, ignore_index=True, sort=False)
+    # rows in the config's method order (tables and figures take the first-seen order)
+    order = _config_methods(new / "config.yaml")
+    rank = {m: i for i, m in enumerate(order)}
+    merged = merged.iloc[sorted(range(len(merged)), key=lambda i: (
+        rank.get(merged["method"].iat[i], len(rank)), i))].reset_index(drop=True)
     out.mkdir(parents=True, exist_ok=True)
     merged.to_csv(out / "results.csv", index=False)
     if (new / "config.yaml").resolve() != (out / "config.yaml").resolve():

@@ -81,3 +81,13 @@ def test_several_old_folders_each_add_the_methods_not_yet_present(tmp_path):
     assert not df.duplicated(["task", "method", "seed"]).any()
     olds = json.loads((tmp_path / "out" / "manifest.json").read_text())["merged_from"]["old"]
     assert [o["methods"] for o in olds] == [["cellot"], ["flow"]]
+
+
+def test_rows_follow_the_config_method_order(tmp_path):
+    mod = _load()
+    old = _folder(tmp_path / "old", ["identity", "laot", "flow"], 1.0)
+    new = _folder(tmp_path / "new", ["identity", "flow"], 2.0)
+    (new / "config.yaml").write_text(
+        "name: new\nmethods:\n  - {name: identity}\n  - {name: laot}\n  - {name: flow}\n")
+    df = mod.merge(new, old, tmp_path / "out")
+    assert list(dict.fromkeys(df["method"])) == ["identity", "laot", "flow"]
