@@ -145,13 +145,18 @@ def nfkb_table(quick: bool, full: bool, window: int, doses_arg: tuple[float, ...
 
 
 def _cross(xs, ys, level):
+    """Group size at which ``ys`` falls to ``level`` (log-linear interpolation between sizes).
+
+    ``inf``: never falls below it in the sizes measured; ``nan``: already below it at the smallest
+    size (censored: the crossing is somewhere below ``xs[0]``, not measured).
+    """
     xs, ys = np.asarray(xs, float), np.asarray(ys, float)
     below = np.flatnonzero(ys < level)
     if below.size == 0:
         return math.inf
     k = int(below[0])
     if k == 0:
-        return 1.0
+        return math.nan
     x0, x1 = math.log(xs[k - 1]), math.log(xs[k])
     frac = (ys[k - 1] - level) / (ys[k - 1] - ys[k])
     return float(math.exp(x0 + frac * (x1 - x0)))
@@ -235,10 +240,15 @@ def nfkb_only(args: argparse.Namespace) -> pd.DataFrame:
         pd.concat(tabs, ignore_index=True).to_csv(OUT / "nfkb_only.csv", index=False)
     nf = pd.concat(tabs, ignore_index=True)
     r = nf["ratio"]
-    nf["within_2x"] = (r >= 0.5) & (r <= 2)
+    # censored points (measured recovery below 50 % already among 2 cells) have no ratio
+    nf["within_2x"] = ((r >= 0.5) & (r <= 2)).where(r.notna())
     cols = ["dose", "window", "gap_min", "measured_n50", "predicted_n50", "ratio", "within_2x", "seconds"]
     print(nf[cols].round(3).to_string(index=False))
-    print(f"predicted n at 50 % within a factor 2 of measured: {int(nf['within_2x'].sum())} of {len(nf)}")
+    for w, sub in nf.groupby("window"):
+        det = sub["within_2x"].dropna()
+        print(f"window {w}: predicted n at 50 % within a factor 2 of measured on "
+              f"{int(det.sum())} of {len(det)} points; {len(sub) - len(det)} censored "
+              "(measured n50 < 2, below the smallest group)")
     return nf
 
 
