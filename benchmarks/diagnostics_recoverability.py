@@ -13,8 +13,8 @@ gaps of 3-readout windows; it takes longer than the 10-minute target on a loaded
 (the n = 1,000 point alone took 249 s there) and was not run to the end in the session that wrote
 it. ``--full``: every dose, both states.
 ``--nfkb-only [--doses ...] [--gaps ...] [--windows ...]``: the NF-kB dose x gap x window table
-alone (``--gaps 1 2 5 10 --windows 1 3``: 66 points, 400 s on one core; 34 of 44 single-readout
-points and 0 of 22 window points within a factor 2).
+alone (``--gaps 1 2 5 10 --windows 1 3``: 66 points, 567 s on one loaded core; 34 of 42
+single-readout points and 0 of 20 window points within a factor 2, 2 + 2 censored).
 """
 
 from __future__ import annotations
