@@ -79,8 +79,8 @@ def merge(new: Path, old: Path | list[Path], out: Path) -> pd.DataFrame:
     # rows in the config's method order (tables and figures take the first-seen order)
     order = _config_methods(new / "config.yaml")
     rank = {m: i for i, m in enumerate(order)}
-    merged = merged.iloc[sorted(range(len(merged)), key=lambda i: (
-        rank.get(merged["method"].iat[i], len(rank)), i))].reset_index(drop=True)
+    merged = merged.sort_values("method", key=lambda s: s.map(rank).fillna(len(rank)),
+                                kind="stable").reset_index(drop=True)
     out.mkdir(parents=True, exist_ok=True)
     merged.to_csv(out / "results.csv", index=False)
     if (new / "config.yaml").resolve() != (out / "config.yaml").resolve():

@@ -523,9 +523,8 @@ def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float,
             f"method {mcfg['name']!r} has a grid but task {ptask.name!r} has fewer than 2 "
             "validation cells per group; give the split a validation fraction."
         )
-    if k == "contexts":
-        fold_masks = _context_folds(ptask, mcfg["name"])
-    elif k is not None and min(ptask.source_train.shape[0], ptask.target_train.shape[0]) < 2 * k:
+    if k not in (None, "contexts") and min(ptask.source_train.shape[0],
+                                           ptask.target_train.shape[0]) < 2 * k:
         raise ValueError(
             f"method {mcfg['name']!r}: select.folds = {k} needs >= {2 * k} training cells per "
             f"group; task {ptask.name!r} has {ptask.source_train.shape[0]} -> "
@@ -534,7 +533,9 @@ def _tune(cls: type, mcfg: dict[str, Any], ptask: Any, seed: int, gamma: float,
     params = mcfg.get("params") or {}
     keys = sorted(grid)
     cands = [dict(zip(keys, v, strict=True)) for v in itertools.product(*(grid[k_] for k_ in keys))]
-    if k is not None and k != "contexts":
+    if k == "contexts":
+        fold_masks = _context_folds(ptask, mcfg["name"])
+    elif k is not None:
         rng = np.random.default_rng([int(seed), 29])
         fs, ft = _folds(ptask.source_train.shape[0], k, rng), _folds(ptask.target_train.shape[0], k, rng)
         fold_masks = [(fs == i, ft == i) for i in range(k)]
