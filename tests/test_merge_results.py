@@ -91,3 +91,46 @@ def test_rows_follow_the_config_method_order(tmp_path):
         "name: new\nmethods:\n  - {name: identity}\n  - {name: laot}\n  - {name: flow}\n")
     df = mod.merge(new, old, tmp_path / "out")
     assert list(dict.fromkeys(df["method"])) == ["identity", "laot", "flow"]
+
+
+def _seeds_folder(path: Path, seeds, value: float, methods=("identity", "laot"), extra: str = "") -> Path:
+    p = _folder(path, list(methods), value, seeds=seeds)
+    ms = ", ".join(f"{{name: {m}}}" for m in methods)
+    (p / "config.yaml").write_text(f"name: cfg\nseeds: {list(seeds)}\nmethods: [{ms}]\n{extra}")
+    return p
+
+
+def test_add_seeds_stacks_disjoint_seeds_and_the_config_lists_their_union(tmp_path):
+    mod = _load()
+    old = _seeds_folder(tmp_path / "old", (0, 1, 2), 1.0, methods=("laot", "identity"))
+    new = _seeds_folder(tmp_path / "new", (3, 4), 2.0, methods=("laot", "identity"))
+    df = mod.add_seeds(new, old, tmp_path / "out")
+    assert len(df) == 2 * 2 * 5
+    # every row comes from the run that holds its seed, unchanged
+    for _, r in df.iterrows():
+        assert r["mmd2"] == pytest.approx((2.0 if r["seed"] >= 3 else 1.0) + 0.01 * r["seed"])
+    # rows in the config's method order, then task and seed
+    assert df["method"].tolist() == ["laot"] * 10 + ["identity"] * 10
+    assert df["seed"].tolist()[:5] == [0, 1, 2, 3, 4]
+    import yaml
+
+    cfg = yaml.safe_load((tmp_path / "out" / "config.yaml").read_text())
+    assert cfg["seeds"] == [0, 1, 2, 3, 4]
+    man = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert man["merged_from"]["new"]["seeds"] == [3, 4]
+    assert man["merged_from"]["old"][0]["seeds"] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("case", ["shared_seed", "other_methods", "other_config"])
+def test_add_seeds_refuses_runs_that_are_not_one_config_on_other_seeds(tmp_path, case):
+    mod = _load()
+    old = _seeds_folder(tmp_path / "old", (0, 1, 2), 1.0)
+    if case == "shared_seed":
+        new, match = _seeds_folder(tmp_path / "new", (2, 3), 2.0), r"seeds \[2\] are in both"
+    elif case == "other_methods":
+        new, match = _seeds_folder(tmp_path / "new", (3,), 2.0, methods=("identity",)), "pairs"
+    else:
+        new, match = _seeds_folder(tmp_path / "new", (3,), 2.0, extra="metrics: {x: 1}\n"), r"\['metrics'\]"
+    with pytest.raises(ValueError, match=match):
+        mod.add_seeds(new, old, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
