@@ -6,8 +6,9 @@ the critical gap ``Delta = sqrt((1 - delta) / (2 n L^2))`` (:func:`critical_gap`
 (:func:`regime`), all together in :func:`diagnose`. :func:`assignment_margins` and
 :func:`certify_matching` certify a fitted matching cell by cell; :func:`max_cells_for_gap` and
 :func:`max_gap_for_cells` plan an experiment. :func:`estimate_recoverability` predicts the fraction
-of cells an exact matching recovers (a calibrated planted-matching bootstrap), and
-:func:`measured_recovery` measures it on tracked cells.
+of cells an exact matching recovers (a calibrated planted-matching bootstrap),
+:func:`estimate_recoverability_course` the same from a time course (fitted step by step and
+composed), and :func:`measured_recovery` measures it on tracked cells.
 """
 
 from trackability.diagnostics.certificates import (
@@ -33,6 +34,7 @@ from trackability.diagnostics.lipschitz import (
 from trackability.diagnostics.recoverability import (
     RecoverabilityEstimate,
     estimate_recoverability,
+    estimate_recoverability_course,
     expected_calibration_error,
 )
 from trackability.diagnostics.report import TrackabilityReport, diagnose
@@ -61,6 +63,7 @@ __all__ = [
     "critical_gap",
     "diagnose",
     "estimate_recoverability",
+    "estimate_recoverability_course",
     "expected_calibration_error",
     "lipschitz_from_map",
     "lipschitz_from_timecourse",

@@ -156,6 +156,7 @@ class RecoverabilityEstimate:
     n_sim: int
     growth: str
     assumptions: list[str] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self, *, cells: bool = False) -> dict[str, Any]:
         """Plain-Python form (per-cell arrays only with ``cells=True``)."""
@@ -166,6 +167,7 @@ class RecoverabilityEstimate:
             "noise_scale": self.noise_scale, "residual_rms": self.residual_rms, "map": self.map,
             "calibration_ece": self.calibration_ece, "confidence": self.confidence,
             "n_sim": self.n_sim, "growth": self.growth, "assumptions": list(self.assumptions),
+            "steps": [dict(st) for st in self.steps],
         }
         if cells:
             out["partner"] = self.partner.tolist()
@@ -384,7 +386,6 @@ def estimate_recoverability(
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
             raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}.")
     rng = check_random_state(random_state)
-    d = x.shape[1]
 
     # the populations the model is fitted on (equal sizes; subsampled above max_cells)
     m_fit = min(x.shape[0], y.shape[0], int(max_cells))
@@ -395,7 +396,242 @@ def estimate_recoverability(
     if n < 2 or n > m_fit:
         raise ValueError(f"n_cells must be in [2, {m_fit}] (the cells available); got {n_cells!r}.")
 
-    # 1. the map
+    step = _fit_step(xs, ys, map, noise, noise_shape, rng)
+    model = _Model(xs, step.w, step.b, step.chol, step.tau, t, growth)
+    assumptions = [
+        "the treated cells are the control cells moved by one smooth map (fitted: "
+        f"{step.kind}) plus Gaussian noise, independently per cell (no batch shift, no cells gained or "
+        "lost)",
+        "the noise scale is chosen so that simulated data reproduce the residual of the fitted "
+        "matching (indirect inference); with nearly Gaussian controls in few dimensions a linear map "
+        "absorbs part of the noise and the recovery is overestimated",
+        f"the displacement grows {'linearly' if growth == 'linear' else 'as the square root'} with "
+        "the gap (for gap_at_level)",
+        "recovery at other numbers of cells: the cells per matching are a random subset of these "
+        "controls",
+    ]
+
+    def gap_at(n_: int) -> float:
+        return _gap_at_level(model, n_, lv, t, n_sim, step.seed)
+
+    return _finish(model, x, y, step.taus, step.residual_rms, step.kind, n=n, m_fit=m_fit, level=lv,
+                   sizes=sizes, n_sim=n_sim, conf=conf, max_cells=max_cells,
+                   cell_confidence=cell_confidence, gap_at=gap_at if find_gap else None,
+                   growth=growth, assumptions=assumptions, rng=rng)
+
+
+def estimate_recoverability_course(
+    populations: Any,
+    times: Any,
+    *,
+    start: int = 0,
+    stop: int = -1,
+    n_cells: int | None = None,
+    level: float = 0.5,
+    map: str = "affine",
+    noise_shape: str = "isotropic",
+    n_sim: int = 8,
+    sizes: Any = None,
+    confidence: float = 0.9,
+    max_cells: int = 2000,
+    cell_confidence: bool = True,
+    find_gap: bool = True,
+    random_state: Any = 0,
+) -> RecoverabilityEstimate:
+    """Predict the recovery between two time points of a time course, composed step by step.
+
+    With a time course of unpaired populations (the same experiment measured at ``times``), the
+    map and the noise are fitted at each *consecutive* pair (``times[i] -> times[i + 1]``) exactly
+    as :func:`estimate_recoverability` fits one pair, and the steps from ``times[start]`` to
+    ``times[stop]`` are composed as a Markov chain: ``y = x W_1 W_2 ... + b`` with the noise of
+    each step carried through the later maps (covariance ``W_k^T S_{k-1} W_k + S_k``). The planted
+    matchings are drawn from that composed model. Fitting one pair across a long gap instead
+    lets the fitted map absorb the cells' diverging paths, so the noise it finds hardly grows with
+    the gap (on the NF-kB tracks the direct estimate is nearly flat in the gap; docs/diagnostics.md).
+
+    Parameters
+    ----------
+    populations
+        Sequence of arrays (n_i, d), the cells measured at each time point (unpaired; the row
+        order carries no information).
+    times
+        Strictly increasing measurement times, one per population (the units of ``gap`` and
+        ``gap_at_level``).
+    start, stop
+        Indices of the two time points whose matching is predicted (``stop`` may be negative,
+        counted from the end); ``start < stop``.
+    n_cells, level, map, noise_shape, n_sim, sizes, confidence, max_cells, cell_confidence, random_state
+        As in :func:`estimate_recoverability` (``map`` one of ``"affine"``, ``"shift"``,
+        ``"identity"``, fitted per step).
+    find_gap
+        ``gap_at_level``: the gap from ``times[start]`` at which the predicted recovery of
+        ``n_cells`` falls to ``level``, interpolated (in log gap) between the composed models at
+        the course's time points; within the first step, the first step's model scaled linearly;
+        ``inf`` when the recovery stays above the level to ``times[stop]`` (no extrapolation
+        beyond the course).
+
+    Returns
+    -------
+    RecoverabilityEstimate
+        With ``growth="composed"`` and ``steps``: per step its times, fitted noise scale and the
+        residual RMS of its matching.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x0 = rng.standard_normal((150, 3))
+    >>> course = [x0, x0 + 0.05 * rng.standard_normal(x0.shape)]
+    >>> course.append(course[1] + 0.05 * rng.standard_normal(x0.shape))
+    >>> est = estimate_recoverability_course([c[rng.permutation(150)] for c in course], [0, 1, 2],
+    ...                                      n_sim=4, cell_confidence=False, random_state=0)
+    >>> len(est.steps), est.gap
+    (2, 2.0)
+
+    """
+    if isinstance(populations, np.ndarray) and populations.ndim == 2:
+        raise ValueError("populations must be a sequence of arrays (one per time point), not one array.")
+    pops = [check_array(p_, f"populations[{i}]", min_samples=2) for i, p_ in enumerate(populations)]
+    if len(pops) < 2:
+        raise ValueError(f"populations must hold at least 2 time points; got {len(pops)}.")
+    dims = {p_.shape[1] for p_ in pops}
+    if len(dims) != 1:
+        raise ValueError(f"populations must all have the same number of features; got {sorted(dims)}.")
+    tt = np.asarray(times, dtype=float).reshape(-1)
+    if tt.size != len(pops):
+        raise ValueError(f"times must have one entry per population ({len(pops)}); got {tt.size}.")
+    if not np.all(np.isfinite(tt)) or np.any(np.diff(tt) <= 0):
+        raise ValueError(f"times must be finite and strictly increasing; got {tt.tolist()}.")
+    k = len(pops)
+    for name, v in (("start", start), ("stop", stop)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or not -k <= v < k:
+            raise ValueError(f"{name} must be an index into the {k} time points; got {v!r}.")
+    i0, i1 = int(start) % k, int(stop) % k
+    if i0 >= i1:
+        raise ValueError(f"start must come before stop; got time points {i0} and {i1}.")
+    lv = float(level)
+    if not 0 < lv < 1:
+        raise ValueError(f"level must be in (0, 1); got {level!r}.")
+    conf = float(confidence)
+    if not 0 < conf < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
+    kind = check_choice(map, "map", MAPS)
+    for name, v, lo in (("n_sim", n_sim, 2), ("max_cells", max_cells, 10)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}.")
+    rng = check_random_state(random_state)
+    x, y = pops[i0], pops[i1]
+    d = x.shape[1]
+    m_fit = min(x.shape[0], y.shape[0], int(max_cells))
+    xs = x[rng.choice(x.shape[0], m_fit, replace=False)] if x.shape[0] > m_fit else x
+    n = m_fit if n_cells is None else int(n_cells)
+    if n < 2 or n > m_fit:
+        raise ValueError(f"n_cells must be in [2, {m_fit}] (the cells available); got {n_cells!r}.")
+
+    # each consecutive pair, fitted as one pair is; then composed (prefix models for gap_at_level)
+    w_tot, b_tot = np.eye(d), np.zeros(d)
+    s_tot: np.ndarray | None = None
+    s_draws: list[np.ndarray] = []
+    prefixes: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
+    steps: list[dict[str, Any]] = []
+    first: _Step | None = None
+    for i in range(i0, i1):
+        a, b_ = pops[i], pops[i + 1]
+        m_i = min(a.shape[0], b_.shape[0], int(max_cells))
+        a_s = a[rng.choice(a.shape[0], m_i, replace=False)] if a.shape[0] > m_i else a
+        b_s = b_[rng.choice(b_.shape[0], m_i, replace=False)] if b_.shape[0] > m_i else b_
+        st = _fit_step(a_s, b_s, kind, None, noise_shape, rng)
+        first = first or st
+        shape = st.chol @ st.chol.T
+        step_covs = [tv**2 * shape for tv in st.taus]
+        if s_tot is None:
+            s_tot, s_draws = step_covs[0], step_covs[1:]
+        else:
+            s_tot = st.w.T @ s_tot @ st.w + step_covs[0]
+            s_draws = [st.w.T @ sd @ st.w + step_covs[1 + j] for j, sd in enumerate(s_draws)]
+        w_tot, b_tot = w_tot @ st.w, b_tot @ st.w + st.b
+        prefixes.append((float(tt[i + 1] - tt[i0]), w_tot.copy(), b_tot.copy(), s_tot.copy()))
+        steps.append({"from": float(tt[i]), "to": float(tt[i + 1]), "noise_scale": st.tau,
+                      "residual_rms": st.residual_rms, "n_fit": int(m_i)})
+    assert s_tot is not None and first is not None
+    gap = float(tt[i1] - tt[i0])
+    chol, tau = _unit_chol(s_tot)
+    taus = np.array([tau] + [math.sqrt(max(float(np.trace(sd)), 0.0)) for sd in s_draws])
+    model = _Model(xs, w_tot, b_tot, chol, tau, gap, "linear")
+
+    def gap_at(n_: int) -> float:
+        reps = max(int(n_sim), int(math.ceil(50 * n_sim / n_)))
+        recs = []
+        for g_, w_, b2, s_ in prefixes:
+            c_, t_ = _unit_chol(s_)
+            mdl = _Model(xs, w_, b2, c_, t_, g_, "linear")
+            recs.append(float(mdl.simulate(n_, g_, reps, np.random.default_rng(first.seed))[0].mean()))
+        gs = np.array([p_[0] for p_ in prefixes])
+        below = np.flatnonzero(np.array(recs) < lv)
+        if below.size == 0:
+            return math.inf
+        j = int(below[0])
+        if j == 0:
+            mdl = _Model(xs, first.w, first.b, first.chol, first.tau, float(gs[0]), "linear")
+            return _gap_at_level(mdl, n_, lv, float(gs[0]), n_sim, first.seed)
+        g0, g1, r0, r1 = math.log(gs[j - 1]), math.log(gs[j]), recs[j - 1], recs[j]
+        frac = (r0 - lv) / (r0 - r1) if r0 != r1 else 0.0
+        return float(math.exp(g0 + frac * (g1 - g0)))
+
+    assumptions = [
+        f"between consecutive time points the cells move by one smooth map (fitted: {kind}) plus "
+        "Gaussian noise, independently per cell and per step (a Markov chain: the noise of a step "
+        "does not depend on the earlier ones), with no cells gained or lost",
+        "each step's noise scale is chosen so that simulated data reproduce the residual of that "
+        "step's fitted matching (indirect inference)",
+        f"the prediction for time points {i0} -> {i1} composes the {i1 - i0} fitted steps; gaps "
+        "beyond the course are not extrapolated",
+        "recovery at other numbers of cells: the cells per matching are a random subset of these "
+        "controls",
+    ]
+    # the residual of the composed map under the observed start -> stop matching (biased low)
+    ys = y[rng.choice(y.shape[0], m_fit, replace=False)] if y.shape[0] > m_fit else y
+    fx = xs @ w_tot + b_tot
+    residual_rms = math.sqrt(float(np.mean(np.sum((ys[_partner(fx, ys)] - fx) ** 2, axis=1))))
+    return _finish(model, x, y, taus, residual_rms, kind,
+                   n=n, m_fit=m_fit, level=lv, sizes=sizes, n_sim=n_sim, conf=conf,
+                   max_cells=max_cells, cell_confidence=cell_confidence,
+                   gap_at=gap_at if find_gap else None, growth="composed",
+                   assumptions=assumptions, rng=rng, steps=steps)
+
+
+def _unit_chol(cov: np.ndarray) -> tuple[np.ndarray, float]:
+    """A factor ``C`` of ``cov`` with unit Frobenius norm, and the scale: ``cov = tau^2 C C^T``."""
+    d = cov.shape[0]
+    tr = float(np.trace(cov))
+    if not math.isfinite(tr) or tr <= 0:
+        return np.eye(d) / math.sqrt(d), 0.0
+    try:
+        c = np.linalg.cholesky(cov + 1e-12 * tr / d * np.eye(d))
+    except np.linalg.LinAlgError:
+        c = np.eye(d) * math.sqrt(tr / d)
+    tau = math.sqrt(float(np.sum(c**2)))
+    return c / tau, tau
+
+
+@dataclass
+class _Step:
+    """One fitted pair of populations: map, unit-RMS noise shape, noise scale and its draws."""
+
+    w: np.ndarray
+    b: np.ndarray
+    chol: np.ndarray
+    tau: float
+    taus: np.ndarray
+    residual_rms: float
+    kind: str
+    seed: int
+
+
+def _fit_step(xs: np.ndarray, ys: np.ndarray, map: Any, noise: float | None, noise_shape: str,
+              rng: np.random.Generator) -> _Step:
+    """Steps 1-2 of the estimate: the map, the noise shape and (unless given) its scale."""
+    d = xs.shape[1]
     if isinstance(map, tuple):
         w = check_array(np.atleast_2d(map[0]), "map[0] (W)")
         b = np.asarray(map[1], dtype=float).reshape(-1)
@@ -449,8 +685,16 @@ def estimate_recoverability(
         sq = np.sum(res**2, axis=1)
         boots = [float(np.mean(sq[rng.integers(0, sq.size, sq.size)])) for _ in range(2)]
         taus = np.array([tau] + [_solve_tau(sim_stat, s, math.sqrt(s)) for s in boots])
-    model = _Model(xs, w, b, chol, tau, t, growth)
+    return _Step(np.asarray(w), np.asarray(b), chol, float(tau), taus, residual_rms, kind, seed)
 
+
+def _finish(model: _Model, x: np.ndarray, y: np.ndarray, taus: np.ndarray, residual_rms: float,
+            kind: str, *, n: int, m_fit: int, level: float, sizes: Any, n_sim: int, conf: float,
+            max_cells: int, cell_confidence: bool, gap_at: Any, growth: str,
+            assumptions: list[str], rng: np.random.Generator,
+            steps: list[dict[str, Any]] | None = None) -> RecoverabilityEstimate:
+    """Steps 3-4 on a fitted model: the recovery curve, the gap at the level, per-cell confidence."""
+    t, tau, chol, lv = model.gap, model.tau, model.chol, level
     # 3. planted matchings: the recovery curve at this gap
     if sizes is None:
         grid = [s for s in DEFAULT_SIZES if s < n] + [n]
@@ -480,8 +724,8 @@ def estimate_recoverability(
     if math.isinf(n_at) and n < m_fit:
         n_at = math.inf
 
-    # the gap at which the recovery of n cells falls to the level (bisection in log gap)
-    gap_at = _gap_at_level(model, n, lv, t, n_sim, seed) if find_gap else math.nan
+    # the gap at which the recovery of n cells falls to the level
+    gap_at_v = gap_at(n) if gap_at is not None else math.nan
 
     # 4. per-cell confidence of the observed matching
     part = np.full(x.shape[0], -1, dtype=np.int64)
@@ -510,24 +754,14 @@ def estimate_recoverability(
             conf_cells[~ok_rows] = np.nan
             part = pp
 
-    assumptions = [
-        "the treated cells are the control cells moved by one smooth map (fitted: "
-        f"{kind}) plus Gaussian noise, independently per cell (no batch shift, no cells gained or lost)",
-        "the noise scale is chosen so that simulated data reproduce the residual of the fitted "
-        "matching (indirect inference); with nearly Gaussian controls in few dimensions a linear map "
-        "absorbs part of the noise and the recovery is overestimated",
-        f"the displacement grows {'linearly' if growth == 'linear' else 'as the square root'} with "
-        "the gap (for gap_at_level)",
-        "recovery at other numbers of cells: the cells per matching are a random subset of these "
-        "controls",
-    ]
     return RecoverabilityEstimate(
-        n=n, d=d, gap=t, recovery=recovery, interval=(rec_lo[-1], rec_hi[-1]), level=lv,
-        n_at_level=float(n_at), gap_at_level=float(gap_at),
+        n=n, d=x.shape[1], gap=t, recovery=recovery, interval=(rec_lo[-1], rec_hi[-1]), level=lv,
+        n_at_level=float(n_at), gap_at_level=float(gap_at_v),
         curve={"n_cells": [float(v) for v in grid], "recovery": rec_mean, "lo": rec_lo, "hi": rec_hi},
-        noise_scale=float(tau), residual_rms=residual_rms, map=kind, W=np.asarray(w), b=np.asarray(b),
+        noise_scale=float(tau), residual_rms=residual_rms, map=kind, W=np.asarray(model.w),
+        b=np.asarray(model.b),
         partner=part, cell_confidence=conf_cells, calibration_ece=float(ece), confidence=conf,
-        n_sim=int(n_sim), growth=growth, assumptions=assumptions,
+        n_sim=int(n_sim), growth=growth, assumptions=assumptions, steps=steps or [],
     )
 
 
