@@ -215,7 +215,7 @@ def real_data(fractions=(0.1, 0.5, 1.0)) -> tuple[pd.DataFrame, pd.DataFrame]:
         x0 = x[cid == ctrl]
         for drug in drugs:
             xt = x[cid == drug]
-            rep = diagnose(x0, xt, 1.0, n_boot=0, progress=False)
+            rep = diagnose(x0, xt, 1.0, n_boot=0, progress=False, recoverability=False)
             shift = float(np.linalg.norm(xt.mean(axis=0) - x0.mean(axis=0)))
             disp = rep.details["lipschitz"]
             pairs.append({

@@ -111,3 +111,37 @@ def test_cli_errors(tmp_path, pair):
         res = _run(*args)
         assert res.exit_code == 2, (args, res.output)
         assert msg in res.output, (args, res.output)
+
+
+def test_recoverability_verdict_and_intermediate_groups_of_a_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    x0 = rng.standard_normal((60, 3))
+    x1 = x0 + 0.05 * rng.standard_normal(x0.shape)
+    x2 = x1 + 0.05 * rng.standard_normal(x0.shape)
+    df = pd.DataFrame(np.concatenate([x0, x1[rng.permutation(60)], x2[rng.permutation(60)]]),
+                      columns=["a", "b", "c"])
+    df["time"] = np.repeat(["0h", "6h", "12h"], 60)
+    path = tmp_path / "course.csv"
+    df.to_csv(path, index=False)
+    common = [str(path), "--groupby", "time", "--source-group", "0h", "--target-group", "12h",
+              "--gap", "12", "--features", "a,b,c", "--n-boot", "0", "--time-unit", "h", "--json"]
+    res = _run(*common, "--intermediate", "6h=6")
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    # the library call on the same cells, composed over the same course
+    ref = diagnose(x0, x2[np.random.default_rng(0).permutation(60)], 12.0, n_boot=0,
+                   intermediate=[(6.0, x1)], time_unit="h", random_state=0, progress=False)
+    assert got["recoverability"]["growth"] == "composed"
+    assert [s["to"] for s in got["recoverability"]["steps"]] == [6.0, 12.0]
+    assert got["verdict"].startswith("at 12 h about")
+    assert got["Delta"] == pytest.approx(ref.Delta)
+    assert abs(got["recoverability"]["recovery"] - ref.recoverability["recovery"]) < 0.1
+    assert got["details"]["input"]["intermediate"] == ["6h=6"]
+    plain = json.loads(_run(*common, "--no-recoverability").stdout)
+    assert plain["recoverability"] is None and plain["Delta"] == pytest.approx(got["Delta"])
+    for bad, match in ((["--intermediate", "6h"], "GROUP=TIME"),
+                       (["--intermediate", "6h=soon"], "TIME must be a number"),
+                       (["--intermediate", "3h=3"], "3h"),
+                       (["--intermediate", "6h=20"], "between 0 and gap=12")):
+        res = _run(*common, *bad)
+        assert res.exit_code != 0 and match in res.output, (bad, res.output)

@@ -113,12 +113,22 @@ def test_estimate_validates_its_arguments():
 
 def test_diagnose_with_recoverability_keeps_delta_and_says_what_to_do():
     pair = near_identity(100, 6, gap=0.5, noise=0.05, random_state=0)
-    plain = diagnose(pair.control, pair.treated, 0.5, random_state=0)
+    plain = diagnose(pair.control, pair.treated, 0.5, random_state=0, recoverability=False)
     rep = diagnose(pair.control, pair.treated, 0.5, random_state=0, recoverability=True, time_unit="min")
     assert (rep.delta, rep.L, rep.Delta, rep.ci) == (plain.delta, plain.L, plain.Delta, plain.ci)
     assert rep.recoverability is not None and 0 <= rep.recoverability["recovery"] <= 1
     v = rep.verdict
-    assert "at 0.5 min about" in v and "to track 90 %" in v and "population-level" in v
+    # recovery above the level: the verdict says so and where it stops holding
+    assert rep.recoverability["recovery"] >= 0.9
+    assert "at 0.5 min about" in v and "so all 100 can be matched at once" in v
+    assert f"beyond about {rep.recoverability['gap_at_level']:.3g} min" in v and "population-level" in v
+    # below it: how many cells per matching, or how short a gap, would reach 90 %
+    noisy = near_identity(100, 6, gap=0.5, noise=1.0, random_state=0)
+    low = diagnose(noisy.control, noisy.treated, 0.5, random_state=0, time_unit="min")
+    rec = low.recoverability
+    assert rec["recovery"] < 0.9 and 2 <= rec["n_at_level"] < 100 and rec["gap_at_level"] < 0.5
+    assert f"to track 90 % match at most {int(rec['n_at_level'])} cells at a time" in low.verdict
+    assert f"or measure within {rec['gap_at_level']:.3g} min" in low.verdict
     assert "calibrated estimate" in str(rep) and "Delta" in str(rep)
     d = json.loads(rep.to_json())
     assert d["recoverability"]["n"] == 100 and d["verdict"] == v
@@ -180,3 +190,24 @@ def test_cell_confidence_is_calibrated_on_an_observed_matching():
     assert 0.2 < ok.mean() < 0.7
     assert expected_calibration_error(est.cell_confidence, ok) < 0.05
     assert abs(est.recovery - ok.mean()) <= 0.10
+
+
+def test_recoverability_auto_runs_up_to_50_features_and_says_why_it_skipped():
+    from trackability.diagnostics.report import AUTO_MAX_FEATURES
+
+    rng = np.random.default_rng(0)
+    small = rng.standard_normal((30, AUTO_MAX_FEATURES))
+    wide = rng.standard_normal((30, AUTO_MAX_FEATURES + 1))
+    on = diagnose(small, small + 0.01, 1.0, n_boot=0)
+    assert on.recoverability is not None and "recoverability_skipped" not in on.details
+    off = diagnose(wide, wide + 0.01, 1.0, n_boot=0)
+    assert off.recoverability is None
+    assert f"skipped: {AUTO_MAX_FEATURES + 1} features" in off.verdict
+    assert "principal components" in off.details["recoverability_skipped"]
+    forced = diagnose(wide, wide + 0.01, 1.0, n_boot=0, recoverability=True)
+    assert forced.recoverability is not None and forced.recoverability["recovery"] == 1.0
+    assert (forced.Delta, forced.delta) == (off.Delta, off.delta)
+    with pytest.raises(ValueError, match='recoverability must be True, False or "auto"'):
+        diagnose(small, small + 0.01, 1.0, recoverability="yes")
+    with pytest.raises(ValueError, match="intermediate time points"):
+        diagnose(wide, wide + 0.01, 2.0, n_boot=0, intermediate=[(1.0, wide)])

@@ -72,7 +72,7 @@ def test_sachs_controls_delta_against_brute_force(sachs):
 
 def test_sachs_inhibitor_untrackable(sachs):
     x, cid = sachs
-    rep = diagnose(x[cid == 1], x[cid == 6], 1.0, n_boot=20, progress=False)
+    rep = diagnose(x[cid == 1], x[cid == 6], 1.0, n_boot=20, progress=False, recoverability=False)
     assert rep.regime == "untrackable" and rep.ratio > 100
     assert "one treated cell per control cell" in rep.contradicted  # 853 vs 799 cells
     # the critical displacement sqrt(lambda_min / 2n) is what Delta * L must equal

@@ -215,9 +215,26 @@ def diagnose(
     quantile: float = typer.Option(0.95, help="Quantile of the robust L estimate."),
     n_boot: int = typer.Option(200, help="Bootstrap resamples for the intervals (0: none)."),
     seed: int = typer.Option(0, help="Random seed."),
+    recoverability: bool | None = typer.Option(
+        None, "--recoverability/--no-recoverability",
+        help="Calibrated estimate of how many cells an exact matching recovers, and a verdict in "
+        "words (seconds to half a minute). Default: on up to 50 features (use PCs for genes).",
+        show_default=False,
+    ),
+    level: float = typer.Option(0.9, help="Recovery level of the verdict ('to track 90 %')."),
+    time_unit: str = typer.Option("", help="Unit of --gap for the verdict (e.g. min, h)."),
+    intermediate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--intermediate",
+            help="GROUP=TIME: a group of --groupby in SOURCE measured TIME after the control "
+            "(0 < TIME < gap); repeat for each. The calibrated estimate is then composed over the "
+            "time course.",
+        ),
+    ] = None,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Is GAP short enough to track cells? delta, L, critical gap Delta, gap / Delta and the regime."""
+    """Is GAP short enough to track cells? Delta, gap / Delta, regime and the calibrated estimate."""
     from trackability._validation import check_choice
     from trackability.diagnostics import diagnose as run_diagnose
 
@@ -237,12 +254,27 @@ def diagnose(
     if names0 != namest and len(names0) == len(namest):
         typer.secho("note: SOURCE and TARGET name their features differently; matching by position.",
                     err=True, fg=typer.colors.YELLOW)
+    course = []
+    for item in intermediate or []:
+        label, sep, when = item.rpartition("=")
+        if not sep or not label:
+            fail(f"--intermediate must be GROUP=TIME (e.g. 6h=6); got {item!r}.")
+        if not groupby:
+            fail("--intermediate names groups of SOURCE: give --groupby too.")
+        try:
+            tc = float(when)
+        except ValueError:
+            fail(f"--intermediate {item!r}: TIME must be a number; got {when!r}.")
+        xc, _ = read_cells(source, what=f"--intermediate {label}", group=label, **common)
+        course.append((tc, _transform(xc, transform, f"--intermediate {label}")))
     try:
         x0 = _transform(x0, transform, "source")
         xt = _transform(xt, transform, "target")
         rep = run_diagnose(
             x0, xt, gap, L=L, L_statistic=statistic, quantile=quantile, center=center,
             n_boot=n_boot, random_state=seed, progress=False,
+            recoverability="auto" if recoverability is None else recoverability,
+            level=level, time_unit=time_unit, intermediate=course or None,
         )
     except (ValueError, TypeError) as exc:
         hint = ""
@@ -253,6 +285,6 @@ def diagnose(
     rep.details["input"] = {
         "source": str(source), "target": str(target), "groupby": groupby,
         "source_group": source_group, "target_group": target_group, "transform": transform,
-        "features": names0,
+        "features": names0, "intermediate": list(intermediate or []),
     }
     typer.echo(rep.to_json() if as_json else str(rep))

@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from trackability.tl._anndata import check_adata, check_key, get_matrix, group_masks, jsonish
+from trackability.tl._anndata import (
+    check_adata,
+    check_key,
+    get_matrix,
+    group_mask,
+    group_masks,
+    jsonish,
+)
 
 #: Non-negative data whose largest value exceeds this look untransformed (counts, intensities).
 RAW_MAX = 100.0
@@ -37,6 +44,7 @@ def diagnose(
     time_unit: str = "time units of the gap",
     key_added: str = "trackability_diagnose",
     random_state: Any = 0,
+    intermediate: dict[Any, float] | None = None,
     **kwargs: Any,
 ) -> Any:
     """Diagnose the gap between two groups of ``adata`` and store the report under ``uns``.
@@ -58,6 +66,11 @@ def diagnose(
         ``uns`` key of the report.
     random_state
         Seed of the bootstrap and of pair samples.
+    intermediate
+        Groups of ``groupby`` measured between the two, with their time after the control in
+        ``time_unit``, in increasing order: ``{"6h": 6, "12h": 12}``. The calibrated estimate
+        is then composed over the course (``intermediate`` of
+        :func:`trackability.diagnostics.diagnose`; needs ``recoverability=True``).
     **kwargs
         Passed to :func:`trackability.diagnostics.diagnose` (``L``, ``n_boot``, ``confidence``,
         ``max_pairs``...).
@@ -80,12 +93,23 @@ def diagnose(
     where = (f"adata.obsm[{use_rep!r}]" if use_rep not in (None, "X") else
              f"adata.layers[{layer!r}]" if layer else "adata.X")
     _warn_if_raw(x[ctrl | trt], where)
-    report = _diagnose(x[ctrl], x[trt], gap, random_state=random_state, **kwargs)
+    course = None
+    if intermediate is not None:
+        if not isinstance(intermediate, dict):
+            raise ValueError("intermediate must map groups of "
+                             f"adata.obs[{groupby!r}] to their times; got {type(intermediate).__name__}.")
+        # the times themselves are checked (positive, below gap, increasing) by diagnose
+        course = [(tc, x[group_mask(adata, groupby, lab, "intermediate")])
+                  for lab, tc in intermediate.items()]
+    report = _diagnose(x[ctrl], x[trt], gap, random_state=random_state, intermediate=course,
+                       **kwargs)
     report.details["time_unit"] = time_unit
     record = json.loads(report.to_json())
     record["params"] = {"groupby": groupby, "control": str(control), "treated": str(treated),
                         "gap": float(gap), "use_rep": use_rep or "", "layer": layer or "",
                         "time_unit": time_unit}
+    if intermediate:
+        record["params"]["intermediate"] = {str(k): float(v) for k, v in intermediate.items()}
     record["time_unit"] = time_unit
     adata.uns[key] = jsonish(record)
     return report
