@@ -172,9 +172,14 @@ def test_nfkb_phase_figure_on_given_axes():
     out = plot_nfkb_phase(table, sizes=sizes, ax=[axes[0]])
     assert out is fig
     lines = axes[0].get_lines()
-    assert [ln.get_label() for ln in lines] == ["measured 50 %", "predicted 50 %"]
+    assert [ln.get_label() for ln in lines] == ["measured 50 %", "predicted 50 % (two ends)"]
     # x positions are log-interpolated indices of the sizes: 10 cells -> index 1
     assert lines[0].get_xdata()[0] == pytest.approx(1.0)
+    # with the time-course estimate in the table, its boundary is drawn too (100 cells -> index 2)
+    _, ax2 = plt.subplots()
+    plot_nfkb_phase(table.assign(course_n50=[100.0, 10.0]), sizes=sizes, ax=ax2)
+    course = [ln for ln in ax2.get_lines() if ln.get_label() == "predicted 50 % (course)"]
+    assert course and list(course[0].get_xdata()) == pytest.approx([2.0, 1.0])
     with pytest.raises(ValueError, match="ax holds"):
         plot_nfkb_phase(pd.concat([table, table.assign(dose=2.0)]), sizes=sizes, ax=axes[0])
     plt.close(fig)

@@ -287,8 +287,8 @@ def plot_nfkb_phase(
     ----------
     table
         One row per (dose, gap) with ``dose``, ``gap_min``, ``meas_<m>`` (measured recovery at
-        ``m`` cells per matching), ``measured_n50`` and ``predicted_n50`` (as written by
-        ``benchmarks/diagnostics_recoverability.py``).
+        ``m`` cells per matching), ``measured_n50``, ``predicted_n50`` and optionally
+        ``course_n50`` (as written by ``benchmarks/diagnostics_recoverability.py``).
     sizes
         The numbers of cells of the ``meas_<m>`` columns.
     doses
@@ -300,7 +300,10 @@ def plot_nfkb_phase(
     -------
     matplotlib.figure.Figure
         Colour: measured recovery; black line: measured 50 % boundary; dashed red: predicted
-        50 % boundary (:func:`~trackability.diagnostics.estimate_recoverability`).
+        50 % boundary from the two end points
+        (:func:`~trackability.diagnostics.estimate_recoverability`); dotted orange, where the
+        table has ``course_n50``: predicted from the time course
+        (:func:`~trackability.diagnostics.estimate_recoverability_course`).
 
     """
     import matplotlib.pyplot as plt
@@ -332,7 +335,10 @@ def plot_nfkb_phase(
 
         a.plot(pos(sub["measured_n50"]), np.arange(len(gaps)), "k-o", ms=3, label="measured 50 %")
         a.plot(pos(sub["predicted_n50"].clip(upper=max(sizes))), np.arange(len(gaps)), "r--s", ms=3,
-               label="predicted 50 %")
+               label="predicted 50 % (two ends)")
+        if "course_n50" in sub:
+            a.plot(pos(sub["course_n50"].clip(upper=max(sizes))), np.arange(len(gaps)), ":^",
+                   color="orange", ms=3, label="predicted 50 % (course)")
         a.set_xticks(range(len(sizes)), [str(m) for m in sizes], fontsize=7)
         a.set_yticks(range(len(gaps)), [f"{g:g}" for g in gaps], fontsize=7)
         a.set_title(f"TNF {dose:g} ng/ml", fontsize=9)
