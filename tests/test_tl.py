@@ -237,6 +237,12 @@ def test_diagnose_writes_a_json_report_and_warns_on_raw_data(tmp_path):
     assert "hours" in repr(rep) and "regime=" in repr(rep) and len(repr(rep)) < 200
     html = rep._repr_html_()
     assert "95 % bootstrap interval (50 resamples)" in html and "hours" in html
+    # the calibrated estimate and the verdict, in the gap's unit, beside Delta
+    rec = ref.recoverability
+    assert rep.recoverability["recovery"] == pytest.approx(rec["recovery"])
+    assert "calibrated recovery at t" in html and f"{rec['recovery']:.4g}" in html
+    assert rep.verdict.startswith("at 0.05 hours about") and "Verdict" in html
+    assert uns["verdict"] == rep.verdict
     a.write_h5ad(tmp_path / "d.h5ad")
     assert ad.read_h5ad(tmp_path / "d.h5ad").uns["trackability_diagnose"]["regime"] == rep.regime
     raw = a.copy()

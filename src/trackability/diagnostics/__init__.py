@@ -8,7 +8,8 @@ the critical gap ``Delta = sqrt((1 - delta) / (2 n L^2))`` (:func:`critical_gap`
 :func:`max_gap_for_cells` plan an experiment. :func:`estimate_recoverability` predicts the fraction
 of cells an exact matching recovers (a calibrated planted-matching bootstrap),
 :func:`estimate_recoverability_course` the same from a time course (fitted step by step and
-composed), and :func:`measured_recovery` measures it on tracked cells.
+composed), :func:`estimate_recoverability_windows` for states that are windows of consecutive
+frames, and :func:`measured_recovery` measures it on tracked cells.
 """
 
 from trackability.diagnostics.certificates import (
@@ -35,6 +36,7 @@ from trackability.diagnostics.recoverability import (
     RecoverabilityEstimate,
     estimate_recoverability,
     estimate_recoverability_course,
+    estimate_recoverability_windows,
     expected_calibration_error,
 )
 from trackability.diagnostics.report import TrackabilityReport, diagnose
@@ -64,6 +66,7 @@ __all__ = [
     "diagnose",
     "estimate_recoverability",
     "estimate_recoverability_course",
+    "estimate_recoverability_windows",
     "expected_calibration_error",
     "lipschitz_from_map",
     "lipschitz_from_timecourse",

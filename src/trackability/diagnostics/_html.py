@@ -50,6 +50,12 @@ def report_html(report: Any) -> str:
         ("your gap t", _f(report.gap), "—", u),
         ("t / Δ", _f(report.ratio), ci("ratio"), "ratio (> 1: beyond the critical gap)"),
     ]
+    rec = report.recoverability
+    if rec is not None:
+        lo, hi = rec["interval"]
+        rows.append(("calibrated recovery at t (planted-matching bootstrap)", _f(rec["recovery"]),
+                     f"[{_f(lo)}, {_f(hi)}] ({round(100 * rec['confidence'])} %)",
+                     f"fraction of {rec['n']} cells an exact matching returns to themselves"))
     colour = _COLOURS.get(report.regime, "#57606a")
     body = "".join(
         f"<tr><td style='text-align:left'>{html.escape(a)}</td><td>{b}</td><td>{c}</td>"
@@ -67,6 +73,7 @@ def report_html(report: Any) -> str:
         "<table><thead><tr><th style='text-align:left'>quantity</th><th>value</th>"
         f"<th>{html.escape(ci_head)}</th><th style='text-align:left'>units</th></tr></thead>"
         f"<tbody>{body}</tbody></table>"
+        f"<p><b>Verdict</b>: {html.escape(report.verdict)}</p>"
         + (f"<p>Assumptions to check:</p><ul>{notes}</ul>" if notes else "")
         + "</div>"
     )

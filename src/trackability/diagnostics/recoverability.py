@@ -600,6 +600,187 @@ def estimate_recoverability_course(
                    assumptions=assumptions, rng=rng, steps=steps)
 
 
+def estimate_recoverability_windows(
+    start_states: Any,
+    populations: Any,
+    times: Any,
+    *,
+    window: int,
+    start: int = 0,
+    stop: int,
+    n_cells: int | None = None,
+    level: float = 0.5,
+    map: str = "affine",
+    noise_shape: str = "isotropic",
+    n_sim: int = 8,
+    sizes: Any = None,
+    confidence: float = 0.9,
+    max_cells: int = 2000,
+    random_state: Any = 0,
+) -> RecoverabilityEstimate:
+    """Predict the recovery of a matching whose states are windows of consecutive readouts.
+
+    When each cell's state is a short track (``window`` consecutive frames, e.g. the readouts at
+    0, 3 and 6 min of a live-cell movie) and the question is whether the windows at ``start`` can
+    be matched to the windows at ``stop``, the steps between single frames are fitted on the
+    unpaired ``populations`` exactly as :func:`estimate_recoverability_course` fits them, and the
+    treated window is simulated from each start window's *last* frame through that chain
+    (a Markov chain of single frames: the earlier frames of a window carry no information about
+    the future beyond the last one). The treated window is then an affine map of the start window
+    with correlated Gaussian noise, its frames sharing the noise of the steps before them
+    (covariance ``S_f M_{f -> f'}`` between frames ``f < f'``), and the planted matchings are
+    drawn from that model.
+
+    Parameters
+    ----------
+    start_states
+        (n, window * p): each cell's readouts at frames ``start .. start + window - 1``, side by
+        side frame after frame (what :func:`~trackability.diagnostics.tracks.window_states`
+        returns for p = 1). These are the cells whose matching is predicted.
+    populations
+        Sequence of arrays (n_i, p), the cells measured at each frame (unpaired).
+    times
+        Strictly increasing times of the frames.
+    window
+        Frames per state (>= 2; for one frame use :func:`estimate_recoverability_course`).
+    start, stop
+        First frames of the two windows, ``stop >= start + window`` (the windows share no frame)
+        and ``stop + window - 1`` a frame of the course.
+    n_cells, level, map, noise_shape, n_sim, sizes, confidence, max_cells, random_state
+        As in :func:`estimate_recoverability`.
+
+    Returns
+    -------
+    RecoverabilityEstimate
+        ``gap`` = ``times[stop] - times[start]``, ``growth="composed-windows"``, ``steps`` per
+        fitted step; ``W`` and ``b`` the map between states; no gap at the level (NaN) and no
+        per-cell confidence (the treated windows are not given).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> tracks = np.cumsum(0.05 * rng.standard_normal((200, 8)), axis=1) + rng.standard_normal((200, 1))
+    >>> frames = [tracks[rng.permutation(200), k:k + 1] for k in range(8)]
+    >>> est = estimate_recoverability_windows(tracks[:, 0:2], frames, np.arange(8.0), window=2,
+    ...                                       stop=4, n_sim=4, random_state=0)
+    >>> est.gap, len(est.steps)
+    (4.0, 4)
+
+    """
+    if isinstance(populations, np.ndarray) and populations.ndim == 2:
+        raise ValueError("populations must be a sequence of arrays (one per frame), not one array.")
+    pops = [check_array(p_, f"populations[{i}]", min_samples=2) for i, p_ in enumerate(populations)]
+    if len(pops) < 2:
+        raise ValueError(f"populations must hold at least 2 frames; got {len(pops)}.")
+    dims = {p_.shape[1] for p_ in pops}
+    if len(dims) != 1:
+        raise ValueError(f"populations must all have the same number of features; got {sorted(dims)}.")
+    p = dims.pop()
+    tt = np.asarray(times, dtype=float).reshape(-1)
+    if tt.size != len(pops):
+        raise ValueError(f"times must have one entry per population ({len(pops)}); got {tt.size}.")
+    if not np.all(np.isfinite(tt)) or np.any(np.diff(tt) <= 0):
+        raise ValueError(f"times must be finite and strictly increasing; got {tt.tolist()}.")
+    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 2:
+        raise ValueError(f"window must be an integer >= 2 (one frame: estimate_recoverability_course); "
+                         f"got {window!r}.")
+    w_ = int(window)
+    k = len(pops)
+    for name, v in (("start", start), ("stop", stop)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 0 <= v < k:
+            raise ValueError(f"{name} must be a frame index in [0, {k - 1}]; got {v!r}.")
+    i0, i1 = int(start), int(stop)
+    if i1 < i0 + w_:
+        raise ValueError(f"stop must be at least start + window = {i0 + w_} (the two windows must not "
+                         f"share a frame); got {i1}.")
+    if i1 + w_ - 1 >= k:
+        raise ValueError(f"the window at stop={i1} needs frames up to {i1 + w_ - 1}; the course has "
+                         f"{k} frames (0 .. {k - 1}).")
+    x = check_array(start_states, "start_states", min_samples=2)
+    if x.shape[1] != w_ * p:
+        raise ValueError(f"start_states must have window * features = {w_} x {p} = {w_ * p} columns "
+                         f"(frames side by side); got {x.shape[1]}.")
+    lv = float(level)
+    if not 0 < lv < 1:
+        raise ValueError(f"level must be in (0, 1); got {level!r}.")
+    conf = float(confidence)
+    if not 0 < conf < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
+    kind = check_choice(map, "map", MAPS)
+    for name, v, lo in (("n_sim", n_sim, 2), ("max_cells", max_cells, 10)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}.")
+    rng = check_random_state(random_state)
+    m_fit = min(x.shape[0], int(max_cells))
+    xs = x[rng.choice(x.shape[0], m_fit, replace=False)] if x.shape[0] > m_fit else x
+    n = m_fit if n_cells is None else int(n_cells)
+    if n < 2 or n > m_fit:
+        raise ValueError(f"n_cells must be in [2, {m_fit}] (the cells available); got {n_cells!r}.")
+
+    # the chain of single frames from the start window's last frame to the stop window's last
+    base, last = i0 + w_ - 1, i1 + w_ - 1
+    fitted: list[_Step] = []
+    steps: list[dict[str, Any]] = []
+    for i in range(base, last):
+        a, b_ = pops[i], pops[i + 1]
+        m_i = min(a.shape[0], b_.shape[0], int(max_cells))
+        a_s = a[rng.choice(a.shape[0], m_i, replace=False)] if a.shape[0] > m_i else a
+        b_s = b_[rng.choice(b_.shape[0], m_i, replace=False)] if b_.shape[0] > m_i else b_
+        st = _fit_step(a_s, b_s, kind, None, noise_shape, rng)
+        fitted.append(st)
+        steps.append({"from": float(tt[i]), "to": float(tt[i + 1]), "noise_scale": st.tau,
+                      "residual_rms": st.residual_rms, "n_fit": int(m_i)})
+    n_draws = len(fitted[0].taus)
+
+    def state_model(draw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # per frame f after the base: x_f = s M_f + c_f + e_f, Cov(e_f) = S_f, and for f < f'
+        # Cov(e_f, e_f') = S_f M_{f -> f'}; the window's frames are i1 .. i1 + window - 1
+        m_f, c_f, s_f = np.eye(p), np.zeros(p), np.zeros((p, p))
+        frames: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for j, st in enumerate(fitted):
+            shape = st.chol @ st.chol.T
+            m_f, c_f = m_f @ st.w, c_f @ st.w + st.b
+            s_f = st.w.T @ s_f @ st.w + st.taus[draw] ** 2 * shape
+            frames[base + j + 1] = (m_f.copy(), c_f.copy(), s_f.copy())
+        w_state = np.zeros((w_ * p, w_ * p))
+        b_state = np.zeros(w_ * p)
+        cov = np.zeros((w_ * p, w_ * p))
+        for a_ in range(w_):
+            fa = i1 + a_
+            ma, ca, sa = frames[fa]
+            w_state[(w_ - 1) * p:, a_ * p:(a_ + 1) * p] = ma
+            b_state[a_ * p:(a_ + 1) * p] = ca
+            cov[a_ * p:(a_ + 1) * p, a_ * p:(a_ + 1) * p] = sa
+            prop = np.eye(p)
+            for c_ in range(a_ + 1, w_):
+                prop = prop @ fitted[i1 + c_ - 1 - base].w  # the step into frame i1 + c_
+                block = sa @ prop
+                cov[a_ * p:(a_ + 1) * p, c_ * p:(c_ + 1) * p] = block
+                cov[c_ * p:(c_ + 1) * p, a_ * p:(a_ + 1) * p] = block.T
+        return w_state, b_state, cov
+
+    w_state, b_state, cov = state_model(0)
+    chol, tau = _unit_chol(cov)
+    taus = np.array([tau] + [math.sqrt(max(float(np.trace(state_model(j)[2])), 0.0))
+                             for j in range(1, n_draws)])
+    gap = float(tt[i1] - tt[i0])
+    model = _Model(xs, w_state, b_state, chol, tau, gap, "linear")
+    assumptions = [
+        f"between consecutive frames the cells move by one smooth map (fitted: {kind}) plus "
+        "Gaussian noise, independently per cell and per step (a Markov chain of single frames)",
+        "a window's earlier frames carry no information about later frames beyond its last one",
+        "each step's noise scale is chosen so that simulated data reproduce the residual of that "
+        "step's fitted matching (indirect inference)",
+        "recovery at other numbers of cells: the cells per matching are a random subset of "
+        "start_states",
+    ]
+    return _finish(model, x, x, taus, math.nan, kind,
+                   n=n, m_fit=m_fit, level=lv, sizes=sizes, n_sim=n_sim, conf=conf,
+                   max_cells=max_cells, cell_confidence=False, gap_at=None,
+                   growth="composed-windows", assumptions=assumptions, rng=rng, steps=steps)
+
+
 def _unit_chol(cov: np.ndarray) -> tuple[np.ndarray, float]:
     """A factor ``C`` of ``cov`` with unit Frobenius norm, and the scale: ``cov = tau^2 C C^T``."""
     d = cov.shape[0]

@@ -19,6 +19,8 @@ from trackability.tl._anndata import (
 
 #: Non-negative data whose largest value exceeds this look untransformed (counts, intensities).
 RAW_MAX = 100.0
+#: The unit of the gap when none is given.
+DEFAULT_UNIT = "time units of the gap"
 
 
 def _warn_if_raw(x: np.ndarray, where: str) -> None:
@@ -41,7 +43,7 @@ def diagnose(
     *,
     use_rep: str | None = None,
     layer: str | None = None,
-    time_unit: str = "time units of the gap",
+    time_unit: str = DEFAULT_UNIT,
     key_added: str = "trackability_diagnose",
     random_state: Any = 0,
     intermediate: dict[Any, float] | None = None,
@@ -102,7 +104,7 @@ def diagnose(
         course = [(tc, x[group_mask(adata, groupby, lab, "intermediate")])
                   for lab, tc in intermediate.items()]
     report = _diagnose(x[ctrl], x[trt], gap, random_state=random_state, intermediate=course,
-                       **kwargs)
+                       time_unit="" if time_unit == DEFAULT_UNIT else time_unit, **kwargs)
     report.details["time_unit"] = time_unit
     record = json.loads(report.to_json())
     record["params"] = {"groupby": groupby, "control": str(control), "treated": str(treated),
