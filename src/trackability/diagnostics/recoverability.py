@@ -375,16 +375,8 @@ def estimate_recoverability(
     t = float(gap)
     if not math.isfinite(t) or t <= 0:
         raise ValueError(f"gap must be a finite positive number; got {gap!r}.")
-    lv = float(level)
-    if not 0 < lv < 1:
-        raise ValueError(f"level must be in (0, 1); got {level!r}.")
-    conf = float(confidence)
-    if not 0 < conf < 1:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
     check_choice(growth, "growth", GROWTHS)
-    for name, v, lo in (("n_sim", n_sim, 2), ("max_cells", max_cells, 10)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}.")
+    lv, conf = _check_options(level, confidence, n_sim, max_cells)
     rng = check_random_state(random_state)
 
     # the populations the model is fitted on (equal sizes; subsampled above max_cells)
@@ -489,19 +481,7 @@ def estimate_recoverability_course(
     (2, 2.0)
 
     """
-    if isinstance(populations, np.ndarray) and populations.ndim == 2:
-        raise ValueError("populations must be a sequence of arrays (one per time point), not one array.")
-    pops = [check_array(p_, f"populations[{i}]", min_samples=2) for i, p_ in enumerate(populations)]
-    if len(pops) < 2:
-        raise ValueError(f"populations must hold at least 2 time points; got {len(pops)}.")
-    dims = {p_.shape[1] for p_ in pops}
-    if len(dims) != 1:
-        raise ValueError(f"populations must all have the same number of features; got {sorted(dims)}.")
-    tt = np.asarray(times, dtype=float).reshape(-1)
-    if tt.size != len(pops):
-        raise ValueError(f"times must have one entry per population ({len(pops)}); got {tt.size}.")
-    if not np.all(np.isfinite(tt)) or np.any(np.diff(tt) <= 0):
-        raise ValueError(f"times must be finite and strictly increasing; got {tt.tolist()}.")
+    pops, tt = _check_course(populations, times, "time point")
     k = len(pops)
     for name, v in (("start", start), ("stop", stop)):
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or not -k <= v < k:
@@ -509,16 +489,8 @@ def estimate_recoverability_course(
     i0, i1 = int(start) % k, int(stop) % k
     if i0 >= i1:
         raise ValueError(f"start must come before stop; got time points {i0} and {i1}.")
-    lv = float(level)
-    if not 0 < lv < 1:
-        raise ValueError(f"level must be in (0, 1); got {level!r}.")
-    conf = float(confidence)
-    if not 0 < conf < 1:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
+    lv, conf = _check_options(level, confidence, n_sim, max_cells)
     kind = check_choice(map, "map", MAPS)
-    for name, v, lo in (("n_sim", n_sim, 2), ("max_cells", max_cells, 10)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}.")
     rng = check_random_state(random_state)
     x, y = pops[i0], pops[i1]
     d = x.shape[1]
@@ -533,15 +505,9 @@ def estimate_recoverability_course(
     s_tot: np.ndarray | None = None
     s_draws: list[np.ndarray] = []
     prefixes: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
-    steps: list[dict[str, Any]] = []
-    first: _Step | None = None
-    for i in range(i0, i1):
-        a, b_ = pops[i], pops[i + 1]
-        m_i = min(a.shape[0], b_.shape[0], int(max_cells))
-        a_s = a[rng.choice(a.shape[0], m_i, replace=False)] if a.shape[0] > m_i else a
-        b_s = b_[rng.choice(b_.shape[0], m_i, replace=False)] if b_.shape[0] > m_i else b_
-        st = _fit_step(a_s, b_s, kind, None, noise_shape, rng)
-        first = first or st
+    fitted, steps = _fit_steps(pops, tt, i0, i1, kind, noise_shape, max_cells, rng)
+    first = fitted[0]
+    for i, st in zip(range(i0, i1), fitted, strict=True):
         shape = st.chol @ st.chol.T
         step_covs = [tv**2 * shape for tv in st.taus]
         if s_tot is None:
@@ -551,9 +517,7 @@ def estimate_recoverability_course(
             s_draws = [st.w.T @ sd @ st.w + step_covs[1 + j] for j, sd in enumerate(s_draws)]
         w_tot, b_tot = w_tot @ st.w, b_tot @ st.w + st.b
         prefixes.append((float(tt[i + 1] - tt[i0]), w_tot.copy(), b_tot.copy(), s_tot.copy()))
-        steps.append({"from": float(tt[i]), "to": float(tt[i + 1]), "noise_scale": st.tau,
-                      "residual_rms": st.residual_rms, "n_fit": int(m_i)})
-    assert s_tot is not None and first is not None
+    assert s_tot is not None
     gap = float(tt[i1] - tt[i0])
     chol, tau = _unit_chol(s_tot)
     taus = np.array([tau] + [math.sqrt(max(float(np.trace(sd)), 0.0)) for sd in s_draws])
@@ -668,20 +632,8 @@ def estimate_recoverability_windows(
     (4.0, 4)
 
     """
-    if isinstance(populations, np.ndarray) and populations.ndim == 2:
-        raise ValueError("populations must be a sequence of arrays (one per frame), not one array.")
-    pops = [check_array(p_, f"populations[{i}]", min_samples=2) for i, p_ in enumerate(populations)]
-    if len(pops) < 2:
-        raise ValueError(f"populations must hold at least 2 frames; got {len(pops)}.")
-    dims = {p_.shape[1] for p_ in pops}
-    if len(dims) != 1:
-        raise ValueError(f"populations must all have the same number of features; got {sorted(dims)}.")
-    p = dims.pop()
-    tt = np.asarray(times, dtype=float).reshape(-1)
-    if tt.size != len(pops):
-        raise ValueError(f"times must have one entry per population ({len(pops)}); got {tt.size}.")
-    if not np.all(np.isfinite(tt)) or np.any(np.diff(tt) <= 0):
-        raise ValueError(f"times must be finite and strictly increasing; got {tt.tolist()}.")
+    pops, tt = _check_course(populations, times, "frame")
+    p = pops[0].shape[1]
     if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 2:
         raise ValueError(f"window must be an integer >= 2 (one frame: estimate_recoverability_course); "
                          f"got {window!r}.")
@@ -701,16 +653,8 @@ def estimate_recoverability_windows(
     if x.shape[1] != w_ * p:
         raise ValueError(f"start_states must have window * features = {w_} x {p} = {w_ * p} columns "
                          f"(frames side by side); got {x.shape[1]}.")
-    lv = float(level)
-    if not 0 < lv < 1:
-        raise ValueError(f"level must be in (0, 1); got {level!r}.")
-    conf = float(confidence)
-    if not 0 < conf < 1:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
+    lv, conf = _check_options(level, confidence, n_sim, max_cells)
     kind = check_choice(map, "map", MAPS)
-    for name, v, lo in (("n_sim", n_sim, 2), ("max_cells", max_cells, 10)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}.")
     rng = check_random_state(random_state)
     m_fit = min(x.shape[0], int(max_cells))
     xs = x[rng.choice(x.shape[0], m_fit, replace=False)] if x.shape[0] > m_fit else x
@@ -720,17 +664,7 @@ def estimate_recoverability_windows(
 
     # the chain of single frames from the start window's last frame to the stop window's last
     base, last = i0 + w_ - 1, i1 + w_ - 1
-    fitted: list[_Step] = []
-    steps: list[dict[str, Any]] = []
-    for i in range(base, last):
-        a, b_ = pops[i], pops[i + 1]
-        m_i = min(a.shape[0], b_.shape[0], int(max_cells))
-        a_s = a[rng.choice(a.shape[0], m_i, replace=False)] if a.shape[0] > m_i else a
-        b_s = b_[rng.choice(b_.shape[0], m_i, replace=False)] if b_.shape[0] > m_i else b_
-        st = _fit_step(a_s, b_s, kind, None, noise_shape, rng)
-        fitted.append(st)
-        steps.append({"from": float(tt[i]), "to": float(tt[i + 1]), "noise_scale": st.tau,
-                      "residual_rms": st.residual_rms, "n_fit": int(m_i)})
+    fitted, steps = _fit_steps(pops, tt, base, last, kind, noise_shape, max_cells, rng)
     n_draws = len(fitted[0].taus)
 
     def state_model(draw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -779,6 +713,56 @@ def estimate_recoverability_windows(
                    n=n, m_fit=m_fit, level=lv, sizes=sizes, n_sim=n_sim, conf=conf,
                    max_cells=max_cells, cell_confidence=False, gap_at=None,
                    growth="composed-windows", assumptions=assumptions, rng=rng, steps=steps)
+
+
+def _check_options(level: Any, confidence: Any, n_sim: Any, max_cells: Any) -> tuple[float, float]:
+    """``level`` and ``confidence`` in (0, 1); ``n_sim`` >= 2 and ``max_cells`` >= 10 integers."""
+    lv = float(level)
+    if not 0 < lv < 1:
+        raise ValueError(f"level must be in (0, 1); got {level!r}.")
+    conf = float(confidence)
+    if not 0 < conf < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
+    for name, v, lo in (("n_sim", n_sim, 2), ("max_cells", max_cells, 10)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}.")
+    return lv, conf
+
+
+def _check_course(populations: Any, times: Any, unit: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """The populations of a course (same features, >= 2 cells each) and their increasing times."""
+    if isinstance(populations, np.ndarray) and populations.ndim == 2:
+        raise ValueError(f"populations must be a sequence of arrays (one per {unit}), not one array.")
+    pops = [check_array(p_, f"populations[{i}]", min_samples=2) for i, p_ in enumerate(populations)]
+    if len(pops) < 2:
+        raise ValueError(f"populations must hold at least 2 {unit}s; got {len(pops)}.")
+    dims = {p_.shape[1] for p_ in pops}
+    if len(dims) != 1:
+        raise ValueError(f"populations must all have the same number of features; got {sorted(dims)}.")
+    tt = np.asarray(times, dtype=float).reshape(-1)
+    if tt.size != len(pops):
+        raise ValueError(f"times must have one entry per population ({len(pops)}); got {tt.size}.")
+    if not np.all(np.isfinite(tt)) or np.any(np.diff(tt) <= 0):
+        raise ValueError(f"times must be finite and strictly increasing; got {tt.tolist()}.")
+    return pops, tt
+
+
+def _fit_steps(pops: list[np.ndarray], tt: np.ndarray, i_from: int, i_to: int, kind: str,
+               noise_shape: str, max_cells: int,
+               rng: np.random.Generator) -> tuple[list[_Step], list[dict[str, Any]]]:
+    """Each consecutive pair ``i -> i + 1`` from ``i_from`` to ``i_to``, fitted as one pair is."""
+    fitted: list[_Step] = []
+    steps: list[dict[str, Any]] = []
+    for i in range(i_from, i_to):
+        a, b_ = pops[i], pops[i + 1]
+        m_i = min(a.shape[0], b_.shape[0], int(max_cells))
+        a_s = a[rng.choice(a.shape[0], m_i, replace=False)] if a.shape[0] > m_i else a
+        b_s = b_[rng.choice(b_.shape[0], m_i, replace=False)] if b_.shape[0] > m_i else b_
+        st = _fit_step(a_s, b_s, kind, None, noise_shape, rng)
+        fitted.append(st)
+        steps.append({"from": float(tt[i]), "to": float(tt[i + 1]), "noise_scale": st.tau,
+                      "residual_rms": st.residual_rms, "n_fit": int(m_i)})
+    return fitted, steps
 
 
 def _unit_chol(cov: np.ndarray) -> tuple[np.ndarray, float]:
