@@ -129,6 +129,11 @@ def test_diagnose_with_recoverability_keeps_delta_and_says_what_to_do():
     assert rec["recovery"] < 0.9 and 2 <= rec["n_at_level"] < 100 and rec["gap_at_level"] < 0.5
     assert f"to track 90 % match at most {int(rec['n_at_level'])} cells at a time" in low.verdict
     assert f"or measure within {rec['gap_at_level']:.3g} min" in low.verdict
+    assert rec["recovery"] >= 0.3 and "upper bound" not in low.verdict and "upper bound" not in v
+    # below 30 % the verdict warns that the estimate has overestimated there
+    noisier = near_identity(100, 6, gap=0.5, noise=2.0, random_state=0)
+    lower = diagnose(noisier.control, noisier.treated, 0.5, random_state=0, time_unit="min")
+    assert lower.recoverability["recovery"] < 0.3 and "read it as an upper bound" in lower.verdict
     assert "calibrated estimate" in str(rep) and "Delta" in str(rep)
     d = json.loads(rep.to_json())
     assert d["recoverability"]["n"] == 100 and d["verdict"] == v
@@ -195,6 +200,13 @@ def test_cell_confidence_is_calibrated_on_an_observed_matching():
     assert 0.2 < ok.mean() < 0.7
     assert expected_calibration_error(est.cell_confidence, ok) < 0.05
     assert abs(est.recovery - ok.mean()) <= 0.10
+    # the curve asked at 20 cells per matching: the confidence is still of the 300-cell matching it
+    # is given for, so it is calibrated at 300 (at 20 it was 0.86 on average against 0.40 right)
+    small = estimate_recoverability(pair.control, pair.treated, gap=8.0, n_cells=20, n_sim=6,
+                                    find_gap=False, random_state=0)
+    ok20 = pair.permutation[small.partner] == np.arange(300)
+    assert abs(float(np.mean(small.cell_confidence)) - ok20.mean()) < 0.05
+    assert expected_calibration_error(small.cell_confidence, ok20) < 0.05
 
 
 def test_recoverability_auto_runs_up_to_50_features_and_says_why_it_skipped():

@@ -43,6 +43,11 @@ from trackability.matching.auto import memory_budget
 
 #: ``diagnose(recoverability="auto")`` runs the calibrated estimate up to this many features.
 AUTO_MAX_FEATURES = 50
+#: Below this predicted recovery the verdict calls it an upper bound: beyond LAOT's own transition
+#: the fitted map is shrunk and planted matchings under it are easier than the real one (on the
+#: synthetic grid of docs/diagnostics.md every point predicted below 0.3 overestimated, by up to 0.2).
+UPPER_BOUND_BELOW = 0.3
+
 
 @dataclass
 class TrackabilityReport:
@@ -147,6 +152,9 @@ class TrackabilityReport:
         lo, hi = (100 * v for v in rec["interval"])
         head = (f"at {self.gap:g}{unit} about {pct:.0f} % (interval {lo:.0f}-{hi:.0f} %) of "
                 f"{rec['n']} cells can be matched to themselves")
+        if rec["recovery"] < UPPER_BOUND_BELOW:
+            head += (f" (read it as an upper bound: below {100 * UPPER_BOUND_BELOW:.0f} % the "
+                     "estimate overestimated on every synthetic check, docs/diagnostics.md)")
         tail = "population-level prediction does not need tracking: see the benchmark."
         lvl = f"{100 * rec['level']:.0f} %"
         if rec["recovery"] >= rec["level"]:
