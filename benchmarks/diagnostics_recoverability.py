@@ -62,8 +62,13 @@ def colo858_pair(n: int, gap: float, noise: float, seed: int) -> tuple[np.ndarra
     from trackability.data import load_colo858_4i
 
     a = load_colo858_4i()
+    return _moved_linearly(np.log(np.asarray(a.X)), n, gap, noise, seed)
+
+
+def _moved_linearly(x: np.ndarray, n: int, gap: float, noise: float,
+                    seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n real cells (standardised, / sqrt(d)) moved by ``I + gap E`` (|E|_F = 1), noise, shuffled."""
     rng = np.random.default_rng(seed)
-    x = np.log(np.asarray(a.X))
     x = (x - x.mean(0)) / x.std(0) / math.sqrt(x.shape[1])
     x = x[rng.choice(x.shape[0], n, replace=False)]
     d = x.shape[1]
@@ -79,16 +84,7 @@ def sachs_pair(n: int, gap: float, noise: float, seed: int) -> tuple[np.ndarray,
     from trackability.data import load_sachs
 
     a = load_sachs(conditions=[1], transform="arcsinh")
-    rng = np.random.default_rng(seed)
-    x = np.asarray(a.X, dtype=float)
-    x = (x - x.mean(0)) / x.std(0) / math.sqrt(x.shape[1])
-    x = x[rng.choice(x.shape[0], n, replace=False)]
-    d = x.shape[1]
-    e = rng.uniform(-1, 1, (d, d))
-    e /= np.linalg.norm(e)
-    perm = rng.permutation(n)
-    y = (x @ (np.eye(d) + gap * e))[perm] + noise * rng.standard_normal((n, d)) / math.sqrt(d)
-    return x, y, perm
+    return _moved_linearly(np.asarray(a.X, dtype=float), n, gap, noise, seed)
 
 
 #: Points added to the grid (``--grid-more``): larger n, d = 100 inside the transition, the real
