@@ -38,7 +38,7 @@ def test_noise_free_windows_map_is_the_product_of_the_step_maps():
     assert est.gap == 4.0 and [s["to"] for s in est.steps] == [3.0, 4.0, 5.0, 6.0]
 
 
-def test_correlated_window_noise_matches_a_monte_carlo_of_the_chain():
+def test_window_noise_scale_matches_a_monte_carlo_of_the_chain():
     a, sigma = 1.0, 0.1
     tr = _tracks(200, 7, a, 0.0, sigma, seed=2)
     est = estimate_recoverability_windows(tr[:, 0:2], _frames(tr, 3), np.arange(7.0), window=2,

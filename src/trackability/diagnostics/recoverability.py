@@ -493,7 +493,6 @@ def estimate_recoverability_course(
     kind = check_choice(map, "map", MAPS)
     rng = check_random_state(random_state)
     x, y = pops[i0], pops[i1]
-    d = x.shape[1]
     m_fit = min(x.shape[0], y.shape[0], int(max_cells))
     xs = x[rng.choice(x.shape[0], m_fit, replace=False)] if x.shape[0] > m_fit else x
     n = m_fit if n_cells is None else int(n_cells)
@@ -501,26 +500,15 @@ def estimate_recoverability_course(
         raise ValueError(f"n_cells must be in [2, {m_fit}] (the cells available); got {n_cells!r}.")
 
     # each consecutive pair, fitted as one pair is; then composed (prefix models for gap_at_level)
-    w_tot, b_tot = np.eye(d), np.zeros(d)
-    s_tot: np.ndarray | None = None
-    s_draws: list[np.ndarray] = []
-    prefixes: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
     fitted, steps = _fit_steps(pops, tt, i0, i1, kind, noise_shape, max_cells, rng)
     first = fitted[0]
-    for i, st in zip(range(i0, i1), fitted, strict=True):
-        shape = st.chol @ st.chol.T
-        step_covs = [tv**2 * shape for tv in st.taus]
-        if s_tot is None:
-            s_tot, s_draws = step_covs[0], step_covs[1:]
-        else:
-            s_tot = st.w.T @ s_tot @ st.w + step_covs[0]
-            s_draws = [st.w.T @ sd @ st.w + step_covs[1 + j] for j, sd in enumerate(s_draws)]
-        w_tot, b_tot = w_tot @ st.w, b_tot @ st.w + st.b
-        prefixes.append((float(tt[i + 1] - tt[i0]), w_tot.copy(), b_tot.copy(), s_tot.copy()))
-    assert s_tot is not None
+    chain = _compose(fitted, 0)
+    prefixes = [(float(tt[i0 + j + 1] - tt[i0]), m_, c_, s_) for j, (m_, c_, s_) in enumerate(chain)]
+    w_tot, b_tot, s_tot = chain[-1]
     gap = float(tt[i1] - tt[i0])
     chol, tau = _unit_chol(s_tot)
-    taus = np.array([tau] + [math.sqrt(max(float(np.trace(sd)), 0.0)) for sd in s_draws])
+    taus = np.array([tau] + [math.sqrt(max(float(np.trace(_compose(fitted, j)[-1][2])), 0.0))
+                             for j in range(1, len(first.taus))])
     model = _Model(xs, w_tot, b_tot, chol, tau, gap, "linear")
 
     def gap_at(n_: int) -> float:
@@ -670,13 +658,7 @@ def estimate_recoverability_windows(
     def state_model(draw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # per frame f after the base: x_f = s M_f + c_f + e_f, Cov(e_f) = S_f, and for f < f'
         # Cov(e_f, e_f') = S_f M_{f -> f'}; the window's frames are i1 .. i1 + window - 1
-        m_f, c_f, s_f = np.eye(p), np.zeros(p), np.zeros((p, p))
-        frames: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for j, st in enumerate(fitted):
-            shape = st.chol @ st.chol.T
-            m_f, c_f = m_f @ st.w, c_f @ st.w + st.b
-            s_f = st.w.T @ s_f @ st.w + st.taus[draw] ** 2 * shape
-            frames[base + j + 1] = (m_f.copy(), c_f.copy(), s_f.copy())
+        frames = {base + j + 1: mcs for j, mcs in enumerate(_compose(fitted, draw))}
         w_state = np.zeros((w_ * p, w_ * p))
         b_state = np.zeros(w_ * p)
         cov = np.zeros((w_ * p, w_ * p))
@@ -763,6 +745,22 @@ def _fit_steps(pops: list[np.ndarray], tt: np.ndarray, i_from: int, i_to: int, k
         steps.append({"from": float(tt[i]), "to": float(tt[i + 1]), "noise_scale": st.tau,
                       "residual_rms": st.residual_rms, "n_fit": int(m_i)})
     return fitted, steps
+
+
+def _compose(fitted: list[_Step], draw: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The chain of fitted steps composed: after each step, ``(M, c, S)`` with ``x -> x M + c``.
+
+    ``S`` is the covariance of the accumulated noise, each step's noise (scale ``taus[draw]``)
+    carried through the later maps: ``S_k = W_k^T S_{k-1} W_k + tau_k^2 C_k C_k^T``.
+    """
+    p = fitted[0].w.shape[0]
+    m_, c_, s_ = np.eye(p), np.zeros(p), np.zeros((p, p))
+    out = []
+    for st in fitted:
+        m_, c_ = m_ @ st.w, c_ @ st.w + st.b
+        s_ = st.w.T @ s_ @ st.w + st.taus[draw] ** 2 * (st.chol @ st.chol.T)
+        out.append((m_, c_, s_))
+    return out
 
 
 def _unit_chol(cov: np.ndarray) -> tuple[np.ndarray, float]:
