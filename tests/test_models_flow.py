@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("torch")
@@ -66,6 +67,7 @@ def test_history_early_stopping_and_fitted_attributes(linear_task):
     assert list(h.columns[:3]) == ["step", "train_loss", "val_score"]
     assert h["step"].dtype.kind == "i"
     assert m.n_iter_ < 3000 and m.n_iter_ == h["step"].iloc[-1]
+    assert m.stop_reason_ == "early_stopping"
     # stopped exactly `patience` evaluations after the best one, and kept the best
     best_row = int(h["val_score"].idxmin())
     assert h["step"].iloc[best_row] == m.best_step_
@@ -207,6 +209,7 @@ def test_bad_labels_and_inputs():
     with pytest.raises(NotFittedError):
         FlowMatching().predict(x)
     m = _small(max_iter=5).fit(x, x + 1)
+    assert m.n_iter_ == 5 and m.stop_reason_ == "max_iter"  # the cap, not the criterion
     with pytest.raises(ValueError, match="source has 3 features but FlowMatching was fitted on 2"):
         m.predict(np.zeros((4, 3)))
 
@@ -218,3 +221,27 @@ def test_registered_for_the_bench():
 
     assert {"source_labels", "target_labels"} <= set(inspect.signature(FlowMatching._fit).parameters)
     assert "labels" in inspect.signature(FlowMatching._predict).parameters
+
+
+def test_bench_rows_record_what_stopped_training(tmp_path):
+    """A row says how long its model trained and why it stopped (the converged tables rely on it)."""
+    from trackability.experiments.bench import run_benchmark
+    from trackability.experiments.config import validate_config
+
+    cfg = validate_config({
+        "name": "syn", "seeds": 1,
+        "tasks": [{"name": "syn", "dataset": "synthetic",
+                   "options": {"dims": [3], "gaps": [0.5], "n": 60, "noise": 0.0}}],
+        "methods": [{"name": "identity"}, {"name": "meanshift"},
+                    {"name": "laot", "params": {"max_iter": 20}},
+                    {"name": "flow_matching", "params": {"hidden": [16], "max_iter": 30,
+                                                         "eval_every": 10, "patience": None,
+                                                         "n_threads": 1}}],
+        "metrics": {"w2_max_cells": 50},
+    })
+    df = run_benchmark(cfg, tmp_path, backend="serial", progress=False).set_index("method")
+    fm = df.loc["flow_matching"]
+    assert fm["model_n_iter"] == 30 and fm["model_stop_reason"] == "max_iter"
+    assert fm["model_best_step"] in (10, 20, 30)  # an evaluated step: the kept weights
+    assert 1 <= df.loc["laot", "model_n_iter"] <= 20  # LAOT's alternation steps
+    assert pd.isna(df.loc["identity"].get("model_stop_reason", np.nan))

@@ -687,7 +687,9 @@ def run_job(job: Job) -> dict[str, Any]:
                              task_name=f"{job.task_group}/{job.task}")
         row["fit_time_s"] = time.perf_counter() - t1
         row["fit_cpu_s"] = time.process_time() - c1
-        for attr in ("n_parameters_", "fit_seconds_"):  # a model's own count / an external tool's
+        # a model's own count / an external tool's time; how long it trained and what stopped it
+        # (early stopping or the cap: the converged tables must show the cap is not reached)
+        for attr in ("n_parameters_", "fit_seconds_", "n_iter_", "best_step_", "stop_reason_"):
             if getattr(model, attr, None) is not None:
                 row[f"model_{attr.rstrip('_')}"] = getattr(model, attr)
         if tuned:

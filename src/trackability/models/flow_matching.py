@@ -205,6 +205,9 @@ class FlowMatching(PerturbationModel):
         Iteration of the kept weights.
     n_iter_ : int
         Iterations run.
+    stop_reason_ : str
+        ``"early_stopping"`` (the validation score stopped improving for ``patience``
+        evaluations) or ``"max_iter"`` (the cap ended training).
     contexts_ : list of str
         Context labels seen at fit (``["all"]`` without labels).
     context_means_ : ndarray of shape (n_contexts, d)
@@ -238,6 +241,7 @@ class FlowMatching(PerturbationModel):
         "history_",
         "best_step_",
         "n_iter_",
+        "stop_reason_",
         "contexts_",
         "context_means_",
         "trained_contexts_",
@@ -410,6 +414,7 @@ class FlowMatching(PerturbationModel):
             val_pairs = self._val_pairs(zs, zt, val_groups, rng, use_ot)
             best: tuple[float, int, dict] | None = None
             since_best, acc, n_acc, step = 0, 0.0, 0, 0
+            stop_reason = "max_iter"
             bar = progress_bar(total=int(self.max_iter), desc="FlowMatching", progress=self.progress)
             for step in range(1, int(self.max_iter) + 1):
                 k, _, tr_s, tr_t = train_groups[int(rng.integers(len(train_groups)))]
@@ -459,6 +464,7 @@ class FlowMatching(PerturbationModel):
                     else:
                         since_best += 1
                         if self.patience is not None and since_best >= int(self.patience):
+                            stop_reason = "early_stopping"
                             break
             bar.close()
             if best is not None:
@@ -469,6 +475,7 @@ class FlowMatching(PerturbationModel):
         net.eval()
         self.net_ = net
         self.n_iter_ = step
+        self.stop_reason_ = stop_reason
         self.history_ = pd.DataFrame(rows, columns=["step", "train_loss", "val_score", "val_loss"])
         self.history_["step"] = self.history_["step"].astype(int)
         self.n_train_ = [int(s_tr.size), int(t_tr.size)]
