@@ -141,7 +141,7 @@ def random_points(k: int, seed: int) -> list[tuple]:
     return pts
 
 
-def synthetic_grid(quick: bool, points: list | None = None) -> pd.DataFrame:
+def synthetic_grid(quick: bool, points: list | None = None, map_rounds: int = 3) -> pd.DataFrame:
     pts = [
         ("centred", 200, 10, 1.0, 0.05), ("centred", 200, 10, 3.0, 0.05), ("centred", 500, 2, 0.3, 0.1),
         ("colo858", 300, 6, 0.5, 0.05),
@@ -160,7 +160,7 @@ def synthetic_grid(quick: bool, points: list | None = None) -> pd.DataFrame:
         x, y, perm = make_pair(gen, n, d, gap, noise, *rest)
         meas = measured_exact(x, y, perm)
         est = estimate_recoverability(x, y, gap=gap, random_state=0, n_sim=6, find_gap=False,
-                                      max_cells=max(2000, n))
+                                      max_cells=max(2000, n), map_rounds=map_rounds)
         row = {"generator": gen, "n": n, "d": d, "gap": gap, "noise": noise, "seed": rest[0] if rest else 1,
                "measured": meas,
                "predicted": est.recovery, "lo": est.interval[0], "hi": est.interval[1],
@@ -187,7 +187,7 @@ IDENT_POINTS = [
 ]
 
 
-def identifiability_table(points: list) -> pd.DataFrame:
+def identifiability_table(points: list, map_rounds: int = 3) -> pd.DataFrame:
     """Why the estimate misses beyond the transition: the fitted model reproduces the data.
 
     Per point: the measured and predicted recovery; the noise the fitted model needs (``tau``,
@@ -207,12 +207,13 @@ def identifiability_table(points: list) -> pd.DataFrame:
         x, y, perm = make_pair(gen, n, d, gap, noise, *rest)
         meas = measured_exact(x, y, perm)
         est = estimate_recoverability(x, y, gap=gap, random_state=0, n_sim=6, find_gap=False,
-                                      max_cells=max(2000, n), cell_confidence=False)
+                                      max_cells=max(2000, n), cell_confidence=False,
+                                      map_rounds=map_rounds)
         y_true = y[np.argsort(perm)]  # the treated state of each control cell
         xa = np.hstack([x, np.ones((n, 1))])
         coef, *_ = np.linalg.lstsq(xa, y_true, rcond=None)
         oracle_rms = math.sqrt(float(np.mean(np.sum((y_true - xa @ coef) ** 2, axis=1))))
-        st = _fit_step(x, y, "affine", None, "isotropic", np.random.default_rng(0))
+        st = _fit_step(x, y, "affine", None, "isotropic", np.random.default_rng(0), map_rounds)
         xc = x - x.mean(axis=0)
         v_map = float(np.mean(np.sum((xc @ st.w) ** 2, axis=1)))
 
@@ -238,8 +239,9 @@ def identifiability_table(points: list) -> pd.DataFrame:
 
 
 def nfkb_table(quick: bool, full: bool, window: int, doses_arg: tuple[float, ...] | None = None,
-               gaps_arg: tuple[int, ...] | None = None, course: bool = False) -> pd.DataFrame:
-    """Measured vs predicted n at 50 % recovery per dose and gap.
+               gaps_arg: tuple[int, ...] | None = None, course: bool = False,
+               map_rounds: int = 3) -> pd.DataFrame:
+    """Measured vs predicted n at 50 % recovery per dose and gap (``map_rounds``: of every fit).
 
     ``course``: also predict it from the time course (every 3-min frame from 0 to the gap, each
     shuffled on its own so no frame carries the tracks' order), composed step by step by
@@ -271,7 +273,7 @@ def nfkb_table(quick: bool, full: bool, window: int, doses_arg: tuple[float, ...
             b = window_states(tracks, g, window)[rng.permutation(tracks.shape[0])]
             est = estimate_recoverability(a, b, gap=3.0 * g, n_cells=300, sizes=SIZES, n_sim=4,
                                           max_cells=300, find_gap=False, cell_confidence=True,
-                                          random_state=0)
+                                          random_state=0, map_rounds=map_rounds)
             m50 = _cross(SIZES, meas, 0.5)
             p50 = est.n_at_level
             row = {"dose": dose, "window": window, "gap_min": 3 * g,
@@ -287,14 +289,14 @@ def nfkb_table(quick: bool, full: bool, window: int, doses_arg: tuple[float, ...
                     cest = estimate_recoverability_course(frames, 3.0 * np.arange(g + 1), n_cells=300,
                                                           sizes=SIZES, n_sim=4, max_cells=300,
                                                           find_gap=False, cell_confidence=False,
-                                                          random_state=0)
+                                                          random_state=0, map_rounds=map_rounds)
                 else:
                     # the windows at 0 are the cells' own short tracks; the chain comes from the
                     # unpaired single frames
                     cest = estimate_recoverability_windows(a, frames, 3.0 * np.arange(last + 1),
                                                            window=window, stop=g, n_cells=300,
                                                            sizes=SIZES, n_sim=4, max_cells=300,
-                                                           random_state=0)
+                                                           random_state=0, map_rounds=map_rounds)
                 row |= {**{f"course_{int(m)}": v for m, v in zip(cest.curve["n_cells"],
                                                                  cest.curve["recovery"], strict=True)},
                         "course_n50": cest.n_at_level, "course_ratio": _ratio(cest.n_at_level, m50)}
@@ -404,9 +406,11 @@ def nfkb_only(args: argparse.Namespace) -> pd.DataFrame:
     name = "nfkb_course.csv" if args.course else "nfkb_only.csv"
     if args.windows != [1]:
         name = name.replace(".csv", "_windows" + "_".join(str(w) for w in args.windows) + ".csv")
+    if args.map_rounds != 3:
+        name = name.replace(".csv", f"_r{args.map_rounds}.csv")
     for w in args.windows:
         tabs.append(nfkb_table(False, True, w, tuple(args.doses or ()), tuple(args.gaps or ()),
-                               course=args.course))
+                               course=args.course, map_rounds=args.map_rounds))
         pd.concat(tabs, ignore_index=True).to_csv(OUT / name, index=False)
     nf = pd.concat(tabs, ignore_index=True)
     # censored points (measured recovery below 50 % already among 2 cells) have no ratio
@@ -445,19 +449,25 @@ def main() -> None:
     ap.add_argument("--grid-seed", type=int, default=2026, help="seed of --grid-random")
     ap.add_argument("--identifiability", action="store_true",
                     help="only the check of why the estimate misses beyond the transition")
+    ap.add_argument("--map-rounds", type=int, default=3,
+                    help="rounds of the alternation fitting the map (estimate_recoverability's "
+                    "map_rounds; with --grid-random, --grid-more, --identifiability, --nfkb-only; "
+                    "outputs get "
+                    "the suffix _r<R> unless 3)")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     FIG.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    suffix = "" if args.map_rounds == 3 else f"_r{args.map_rounds}"
     if args.identifiability:
-        tab = identifiability_table(IDENT_POINTS)
-        tab.to_csv(OUT / "identifiability.csv", index=False)
+        tab = identifiability_table(IDENT_POINTS, args.map_rounds)
+        tab.to_csv(OUT / f"identifiability{suffix}.csv", index=False)
         print(tab.drop(columns=["seconds"]).round(3).to_string(index=False))
         print(f"total {time.perf_counter() - t0:.0f} s")
         return
     if args.grid_random:
-        syn, _ = synthetic_grid(False, random_points(args.grid_random, args.grid_seed))
-        syn.to_csv(OUT / f"synthetic_random_{args.grid_seed}.csv", index=False)
+        syn, _ = synthetic_grid(False, random_points(args.grid_random, args.grid_seed), args.map_rounds)
+        syn.to_csv(OUT / f"synthetic_random_{args.grid_seed}{suffix}.csv", index=False)
         cols = ["generator", "n", "d", "gap", "noise", "seed", "measured", "predicted", "lo", "hi",
                 "abs_error", "ece_planted", "ece_observed", "seconds"]
         print(syn[cols].round(3).to_string(index=False))
@@ -467,8 +477,8 @@ def main() -> None:
               f"; total {time.perf_counter() - t0:.0f} s")
         return
     if args.grid_more:
-        syn, _ = synthetic_grid(False, MORE_POINTS)
-        syn.to_csv(OUT / "synthetic_more.csv", index=False)
+        syn, _ = synthetic_grid(False, MORE_POINTS, args.map_rounds)
+        syn.to_csv(OUT / f"synthetic_more{suffix}.csv", index=False)
         cols = ["generator", "n", "d", "gap", "noise", "measured", "predicted", "lo", "hi",
                 "abs_error", "ece_planted", "seconds"]
         print(syn[cols].round(3).to_string(index=False))

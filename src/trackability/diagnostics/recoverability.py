@@ -65,8 +65,12 @@ def _partner(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fit_affine(x: np.ndarray, y: np.ndarray, kind: str, rounds: int = 3) -> tuple[np.ndarray, np.ndarray,
-                                                                                     np.ndarray]:
+#: Rounds of the alternation (assignment, least squares) that fits the affine map by default.
+MAP_ROUNDS = 3
+
+
+def _fit_affine(x: np.ndarray, y: np.ndarray, kind: str, rounds: int = MAP_ROUNDS
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Alternate an exact assignment of ``F(x)`` to ``y`` and a least-squares ``F``.
 
     Returns ``W``, ``b`` and the partner of each source cell under the final map.
@@ -89,9 +93,9 @@ def _fit_affine(x: np.ndarray, y: np.ndarray, kind: str, rounds: int = 3) -> tup
     return w, b, p
 
 
-def _residual_stat(x: np.ndarray, y: np.ndarray, kind: str) -> tuple[float, np.ndarray, np.ndarray,
-                                                                      np.ndarray, np.ndarray]:
-    w, b, p = _fit_affine(x, y, kind)
+def _residual_stat(x: np.ndarray, y: np.ndarray, kind: str, rounds: int = MAP_ROUNDS
+                   ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    w, b, p = _fit_affine(x, y, kind, rounds)
     res = y[p] - (x @ w + b)
     return float(np.mean(np.sum(res**2, axis=1))), w, b, p, res
 
@@ -297,6 +301,7 @@ def estimate_recoverability(
     map: str | tuple[Any, Any] = "affine",
     noise: float | None = None,
     noise_shape: str = "isotropic",
+    map_rounds: int = MAP_ROUNDS,
     growth: str = "linear",
     n_sim: int = 8,
     sizes: Any = None,
@@ -332,6 +337,12 @@ def estimate_recoverability(
         of the residuals) or ``"residual"`` (their full covariance). The residuals of a wrong
         matching concentrate in few directions, so the full covariance overestimates recovery
         beyond the transition.
+    map_rounds
+        Rounds of the alternation (exact assignment, least squares) that fits an ``"affine"``
+        map, from the identity; it stops early once the assignment repeats. The default (3) is
+        what every number in docs/diagnostics.md was measured with; beyond LAOT's transition
+        more rounds can find the true map where 3 stop at a shrunk one (docs/diagnostics.md, "Why
+        it overestimates"), at the cost of more assignments in every simulation.
     growth
         How the displacement not explained by the map grows with the gap: ``"linear"`` (a rate,
         as the theory's Lipschitz assumption) or ``"sqrt"`` (diffusion).
@@ -388,7 +399,8 @@ def estimate_recoverability(
     if n < 2 or n > m_fit:
         raise ValueError(f"n_cells must be in [2, {m_fit}] (the cells available); got {n_cells!r}.")
 
-    step = _fit_step(xs, ys, map, noise, noise_shape, rng)
+    rounds = _check_rounds(map_rounds)
+    step = _fit_step(xs, ys, map, noise, noise_shape, rng, rounds)
     model = _Model(xs, step.w, step.b, step.chol, step.tau, t, growth)
     assumptions = [
         "the treated cells are the control cells moved by one smooth map (fitted: "
@@ -422,6 +434,7 @@ def estimate_recoverability_course(
     level: float = 0.5,
     map: str = "affine",
     noise_shape: str = "isotropic",
+    map_rounds: int = MAP_ROUNDS,
     n_sim: int = 8,
     sizes: Any = None,
     confidence: float = 0.9,
@@ -455,6 +468,8 @@ def estimate_recoverability_course(
     n_cells, level, map, noise_shape, n_sim, sizes, confidence, max_cells, cell_confidence, random_state
         As in :func:`estimate_recoverability` (``map`` one of ``"affine"``, ``"shift"``,
         ``"identity"``, fitted per step).
+    map_rounds
+        As in :func:`estimate_recoverability`, for every step's map.
     find_gap
         ``gap_at_level``: the gap from ``times[start]`` at which the predicted recovery of
         ``n_cells`` falls to ``level``, interpolated (in log gap) between the composed models at
@@ -500,7 +515,8 @@ def estimate_recoverability_course(
         raise ValueError(f"n_cells must be in [2, {m_fit}] (the cells available); got {n_cells!r}.")
 
     # each consecutive pair, fitted as one pair is; then composed (prefix models for gap_at_level)
-    fitted, steps = _fit_steps(pops, tt, i0, i1, kind, noise_shape, max_cells, rng)
+    fitted, steps = _fit_steps(pops, tt, i0, i1, kind, noise_shape, max_cells, rng,
+                               _check_rounds(map_rounds))
     first = fitted[0]
     chain = _compose(fitted, 0)
     prefixes = [(float(tt[i0 + j + 1] - tt[i0]), m_, c_, s_) for j, (m_, c_, s_) in enumerate(chain)]
@@ -564,6 +580,7 @@ def estimate_recoverability_windows(
     level: float = 0.5,
     map: str = "affine",
     noise_shape: str = "isotropic",
+    map_rounds: int = MAP_ROUNDS,
     n_sim: int = 8,
     sizes: Any = None,
     confidence: float = 0.9,
@@ -598,7 +615,7 @@ def estimate_recoverability_windows(
     start, stop
         First frames of the two windows, ``stop >= start + window`` (the windows share no frame)
         and ``stop + window - 1`` a frame of the course.
-    n_cells, level, map, noise_shape, n_sim, sizes, confidence, max_cells, random_state
+    n_cells, level, map, noise_shape, map_rounds, n_sim, sizes, confidence, max_cells, random_state
         As in :func:`estimate_recoverability`.
 
     Returns
@@ -652,7 +669,8 @@ def estimate_recoverability_windows(
 
     # the chain of single frames from the start window's last frame to the stop window's last
     base, last = i0 + w_ - 1, i1 + w_ - 1
-    fitted, steps = _fit_steps(pops, tt, base, last, kind, noise_shape, max_cells, rng)
+    fitted, steps = _fit_steps(pops, tt, base, last, kind, noise_shape, max_cells, rng,
+                               _check_rounds(map_rounds))
     n_draws = len(fitted[0].taus)
 
     def state_model(draw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -711,6 +729,13 @@ def _check_options(level: Any, confidence: Any, n_sim: Any, max_cells: Any) -> t
     return lv, conf
 
 
+def _check_rounds(map_rounds: Any) -> int:
+    """``map_rounds``: an integer >= 1."""
+    if isinstance(map_rounds, bool) or not isinstance(map_rounds, int | np.integer) or map_rounds < 1:
+        raise ValueError(f"map_rounds must be an integer >= 1; got {map_rounds!r}.")
+    return int(map_rounds)
+
+
 def _check_course(populations: Any, times: Any, unit: str) -> tuple[list[np.ndarray], np.ndarray]:
     """The populations of a course (same features, >= 2 cells each) and their increasing times."""
     if isinstance(populations, np.ndarray) and populations.ndim == 2:
@@ -730,8 +755,8 @@ def _check_course(populations: Any, times: Any, unit: str) -> tuple[list[np.ndar
 
 
 def _fit_steps(pops: list[np.ndarray], tt: np.ndarray, i_from: int, i_to: int, kind: str,
-               noise_shape: str, max_cells: int,
-               rng: np.random.Generator) -> tuple[list[_Step], list[dict[str, Any]]]:
+               noise_shape: str, max_cells: int, rng: np.random.Generator,
+               rounds: int = MAP_ROUNDS) -> tuple[list[_Step], list[dict[str, Any]]]:
     """Each consecutive pair ``i -> i + 1`` from ``i_from`` to ``i_to``, fitted as one pair is."""
     fitted: list[_Step] = []
     steps: list[dict[str, Any]] = []
@@ -740,7 +765,7 @@ def _fit_steps(pops: list[np.ndarray], tt: np.ndarray, i_from: int, i_to: int, k
         m_i = min(a.shape[0], b_.shape[0], int(max_cells))
         a_s = a[rng.choice(a.shape[0], m_i, replace=False)] if a.shape[0] > m_i else a
         b_s = b_[rng.choice(b_.shape[0], m_i, replace=False)] if b_.shape[0] > m_i else b_
-        st = _fit_step(a_s, b_s, kind, None, noise_shape, rng)
+        st = _fit_step(a_s, b_s, kind, None, noise_shape, rng, rounds)
         fitted.append(st)
         steps.append({"from": float(tt[i]), "to": float(tt[i + 1]), "noise_scale": st.tau,
                       "residual_rms": st.residual_rms, "n_fit": int(m_i)})
@@ -792,7 +817,7 @@ class _Step:
 
 
 def _fit_step(xs: np.ndarray, ys: np.ndarray, map: Any, noise: float | None, noise_shape: str,
-              rng: np.random.Generator) -> _Step:
+              rng: np.random.Generator, rounds: int = MAP_ROUNDS) -> _Step:
     """Steps 1-2 of the estimate: the map, the noise shape and (unless given) its scale."""
     d = xs.shape[1]
     if isinstance(map, tuple):
@@ -806,7 +831,7 @@ def _fit_step(xs: np.ndarray, ys: np.ndarray, map: Any, noise: float | None, noi
         stat_obs = float(np.mean(np.sum(res**2, axis=1)))
     else:
         kind = check_choice(map, "map", MAPS)
-        stat_obs, w, b, p, res = _residual_stat(xs, ys, kind)
+        stat_obs, w, b, p, res = _residual_stat(xs, ys, kind, rounds)
     residual_rms = math.sqrt(stat_obs)
     check_choice(noise_shape, "noise_shape", SHAPES)
     cov = np.cov(res, rowvar=False).reshape(d, d) + 1e-12 * np.eye(d) * max(stat_obs / d, 1e-300)
@@ -834,7 +859,7 @@ def _fit_step(xs: np.ndarray, ys: np.ndarray, map: Any, noise: float | None, noi
             pp = _partner(xs @ w + b, yy)
             r = yy[pp] - (xs @ w + b)
             return float(np.mean(np.sum(r**2, axis=1)))
-        return _residual_stat(xs, yy, kind)[0]
+        return _residual_stat(xs, yy, kind, rounds)[0]
 
     if noise is not None:
         tau = float(noise)
