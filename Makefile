@@ -67,20 +67,31 @@ $(PEERS_VENV)/pertpy/.installed:
 	$(PEERS_VENV)/pertpy/bin/python -m pip install --quiet "pertpy[scgen]==1.4.0"
 	touch $@
 
-$(PEERS_OUT)/splits/kang/index.json: $(STAMP) configs/kang.yaml
-	$(BIN)/trackability bench configs/kang.yaml --export-splits $(PEERS_OUT)/splits/kang
+# Splits of each peer config's source config (configs/<c>.yaml; scored by configs/<c>_peers.yaml)
+$(PEERS_OUT)/splits/%/index.json: $(STAMP) configs/%.yaml
+	$(BIN)/trackability bench configs/$*.yaml --export-splits $(PEERS_OUT)/splits/$*
 
 # One thread per peer fit, as for our models (the 2-core machines run one fit per core)
 PEER_ENV := OMP_NUM_THREADS=1 XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+# Configs the peers run on, and the tasks of each (empty: all): on Sachs the block-1 tasks, the
+# ones with neural rows
+PEER_CONFIGS ?= kang sachs
+PEER_TASKS_kang ?=
+PEER_TASKS_sachs ?= block1/cd3cd28+aktinhib,block1/cd3cd28+g0076,block1/cd3cd28+psitect,block1/cd3cd28+u0126,block1/cd3cd28+ly
+peer_tasks = $(if $(PEER_TASKS_$(1)),--tasks $(PEER_TASKS_$(1)))
+PEER_SPLITS := $(foreach c,$(PEER_CONFIGS),$(PEERS_OUT)/splits/$(c)/index.json)
 
 .PHONY: peers peers-cellflow peers-scgen
-peers-cellflow: $(PEERS_VENV)/cellflow/.installed $(PEERS_OUT)/splits/kang/index.json
-	$(PEER_ENV) $(PEERS_VENV)/cellflow/bin/python benchmarks/peers/run_cellflow.py \
-	  $(PEERS_OUT)/splits/kang $(PEERS_OUT)/cellflow/kang --seeds $(PEER_SEEDS)
+peers-cellflow: $(PEERS_VENV)/cellflow/.installed $(PEER_SPLITS)
+	$(foreach c,$(PEER_CONFIGS),$(PEER_ENV) $(PEERS_VENV)/cellflow/bin/python \
+	  benchmarks/peers/run_cellflow.py $(PEERS_OUT)/splits/$(c) $(PEERS_OUT)/cellflow/$(c) \
+	  --seeds $(PEER_SEEDS) $(call peer_tasks,$(c)) &&) true
 
-peers-scgen: $(PEERS_VENV)/pertpy/.installed $(PEERS_OUT)/splits/kang/index.json
-	$(PEER_ENV) $(PEERS_VENV)/pertpy/bin/python benchmarks/peers/run_pertpy_scgen.py \
-	  $(PEERS_OUT)/splits/kang $(PEERS_OUT)/pertpy/kang --seeds $(PEER_SEEDS)
+peers-scgen: $(PEERS_VENV)/pertpy/.installed $(PEER_SPLITS)
+	$(foreach c,$(PEER_CONFIGS),$(PEER_ENV) $(PEERS_VENV)/pertpy/bin/python \
+	  benchmarks/peers/run_pertpy_scgen.py $(PEERS_OUT)/splits/$(c) $(PEERS_OUT)/pertpy/$(c) \
+	  --seeds $(PEER_SEEDS) $(call peer_tasks,$(c)) &&) true
 
 peers: peers-cellflow peers-scgen
-	$(BIN)/trackability bench configs/kang_peers.yaml --out results/kang_peers --jobs 2
+	$(foreach c,$(PEER_CONFIGS),$(BIN)/trackability bench configs/$(c)_peers.yaml \
+	  --out results/$(c)_peers --jobs 2 &&) true

@@ -205,3 +205,21 @@ def test_export_refuses_an_unknown_only_task_like_the_bench(tmp_path):
     with pytest.raises(ConfigError, match="only lists unknown task.*nope"):
         run_benchmark(cfg, tmp_path / "bench", backend="serial", progress=False)
     assert not (tmp_path / "splits" / "index.json").exists()
+
+
+def test_sachs_peers_config_scores_the_splits_the_peers_were_given(real_data_dir, tmp_path):
+    """configs/sachs_peers.yaml (which scores the peers) splits block 1 exactly as configs/sachs.yaml
+    (whose exported splits the peers are trained on): same cells, same standardisation."""
+    task = ["block1/cd3cd28+u0126"]
+    a = export_splits(REPO / "configs/sachs.yaml", tmp_path / "a", seeds=[3], tasks=task)
+    b = export_splits(REPO / "configs/sachs_peers.yaml", tmp_path / "b", seeds=[3], tasks=task)
+    assert len(a) == len(b) == 1
+    files = sorted(p.name for p in (tmp_path / "a" / a[0]["path"]).glob("*.npy"))
+    assert "source_test.npy" in files and "target_train.npy" in files
+    for name in files:
+        np.testing.assert_array_equal(np.load(tmp_path / "a" / a[0]["path"] / name),
+                                      np.load(tmp_path / "b" / b[0]["path"] / name))
+    # and another seed is another split (the comparison above can fail)
+    c = export_splits(REPO / "configs/sachs_peers.yaml", tmp_path / "c", seeds=[4], tasks=task)
+    assert not np.array_equal(np.load(tmp_path / "a" / a[0]["path"] / "source_test.npy"),
+                              np.load(tmp_path / "c" / c[0]["path"] / "source_test.npy"))
