@@ -38,6 +38,7 @@ import pandas as pd
 
 from trackability.data.synthetic import near_identity, seed_faithful
 from trackability.diagnostics.recoverability import (
+    MAP_ROUNDS,
     _partner,
     estimate_recoverability,
     estimate_recoverability_course,
@@ -141,7 +142,8 @@ def random_points(k: int, seed: int) -> list[tuple]:
     return pts
 
 
-def synthetic_grid(quick: bool, points: list | None = None, map_rounds: int = 3) -> pd.DataFrame:
+def synthetic_grid(quick: bool, points: list | None = None,
+                   map_rounds: int = MAP_ROUNDS) -> pd.DataFrame:
     pts = [
         ("centred", 200, 10, 1.0, 0.05), ("centred", 200, 10, 3.0, 0.05), ("centred", 500, 2, 0.3, 0.1),
         ("colo858", 300, 6, 0.5, 0.05),
@@ -187,7 +189,7 @@ IDENT_POINTS = [
 ]
 
 
-def identifiability_table(points: list, map_rounds: int = 3) -> pd.DataFrame:
+def identifiability_table(points: list, map_rounds: int = MAP_ROUNDS) -> pd.DataFrame:
     """Why the estimate misses beyond the transition: the fitted model reproduces the data.
 
     Per point: the measured and predicted recovery; the noise the fitted model needs (``tau``,
@@ -240,7 +242,7 @@ def identifiability_table(points: list, map_rounds: int = 3) -> pd.DataFrame:
 
 def nfkb_table(quick: bool, full: bool, window: int, doses_arg: tuple[float, ...] | None = None,
                gaps_arg: tuple[int, ...] | None = None, course: bool = False,
-               map_rounds: int = 3) -> pd.DataFrame:
+               map_rounds: int = MAP_ROUNDS) -> pd.DataFrame:
     """Measured vs predicted n at 50 % recovery per dose and gap (``map_rounds``: of every fit).
 
     ``course``: also predict it from the time course (every 3-min frame from 0 to the gap, each
@@ -447,13 +449,16 @@ def main() -> None:
     ap.add_argument("--grid-random", type=int, default=0, metavar="K",
                     help="only K held-out synthetic points drawn at random (random_points)")
     ap.add_argument("--grid-seed", type=int, default=2026, help="seed of --grid-random")
+    ap.add_argument("--grid-first", action="store_true",
+                    help="only the first synthetic grid (12 points; with --quick its first 4)")
     ap.add_argument("--identifiability", action="store_true",
                     help="only the check of why the estimate misses beyond the transition")
-    ap.add_argument("--map-rounds", type=int, default=3,
+    ap.add_argument("--map-rounds", type=int, default=MAP_ROUNDS,
                     help="rounds of the alternation fitting the map (estimate_recoverability's "
-                    "map_rounds; with --grid-random, --grid-more, --identifiability, --nfkb-only; "
+                    "map_rounds; with --grid-first, --grid-random, --grid-more, --identifiability, "
+                    "--nfkb-only; "
                     "outputs get "
-                    "the suffix _r<R> unless 3)")
+                    "the suffix _r<R> unless 3, the rounds of the first runs' files)")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     FIG.mkdir(parents=True, exist_ok=True)
@@ -475,6 +480,15 @@ def main() -> None:
         print(f"predicted within 0.10 of measured on {int(ok.sum())} of {len(syn)} points; "
               f"of the misses, overestimates: {int((syn['predicted'] > syn['measured'])[~ok].sum())}"
               f"; total {time.perf_counter() - t0:.0f} s")
+        return
+    if args.grid_first:
+        syn, _ = synthetic_grid(args.quick, None, args.map_rounds)
+        syn.to_csv(OUT / f"synthetic{'_quick' if args.quick else ''}{suffix}.csv", index=False)
+        cols = ["generator", "n", "d", "gap", "noise", "measured", "predicted", "lo", "hi",
+                "abs_error", "ece_planted", "ece_observed", "seconds"]
+        print(syn[cols].round(3).to_string(index=False))
+        print(f"predicted within 0.10 of measured on {int((syn['abs_error'] <= 0.10).sum())} of "
+              f"{len(syn)} points; total {time.perf_counter() - t0:.0f} s")
         return
     if args.grid_more:
         syn, _ = synthetic_grid(False, MORE_POINTS, args.map_rounds)
