@@ -481,21 +481,14 @@ def main() -> None:
               f"of the misses, overestimates: {int((syn['predicted'] > syn['measured'])[~ok].sum())}"
               f"; total {time.perf_counter() - t0:.0f} s")
         return
-    if args.grid_first:
-        syn, _ = synthetic_grid(args.quick, None, args.map_rounds)
-        syn.to_csv(OUT / f"synthetic{'_quick' if args.quick else ''}{suffix}.csv", index=False)
+    if args.grid_first or args.grid_more:
+        points, name = (MORE_POINTS, "synthetic_more") if args.grid_more else (
+            None, "synthetic_quick" if args.quick else "synthetic")
+        syn, _ = synthetic_grid(args.quick and not args.grid_more, points, args.map_rounds)
+        syn.to_csv(OUT / f"{name}{suffix}.csv", index=False)
         cols = ["generator", "n", "d", "gap", "noise", "measured", "predicted", "lo", "hi",
                 "abs_error", "ece_planted", "ece_observed", "seconds"]
-        print(syn[cols].round(3).to_string(index=False))
-        print(f"predicted within 0.10 of measured on {int((syn['abs_error'] <= 0.10).sum())} of "
-              f"{len(syn)} points; total {time.perf_counter() - t0:.0f} s")
-        return
-    if args.grid_more:
-        syn, _ = synthetic_grid(False, MORE_POINTS, args.map_rounds)
-        syn.to_csv(OUT / f"synthetic_more{suffix}.csv", index=False)
-        cols = ["generator", "n", "d", "gap", "noise", "measured", "predicted", "lo", "hi",
-                "abs_error", "ece_planted", "seconds"]
-        print(syn[cols].round(3).to_string(index=False))
+        print(syn[[c for c in cols if c in syn]].round(3).to_string(index=False))
         print(f"predicted within 0.10 of measured on {int((syn['abs_error'] <= 0.10).sum())} of "
               f"{len(syn)} points; total {time.perf_counter() - t0:.0f} s")
         return
