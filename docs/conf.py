@@ -40,7 +40,7 @@ napoleon_numpy_docstring = True
 # Tutorials are executed at every build; a failing cell fails the build.
 nb_execution_mode = "force"
 nb_execution_raise_on_error = True
-nb_execution_timeout = 240
+nb_execution_timeout = 480
 nb_execution_show_tb = True
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
