@@ -427,10 +427,10 @@ def _grads_by_offset(flat_net, module):
 
 
 @pytest.mark.parametrize("hidden", [(8, 8, 8, 8), (6, 7, 5), (9,)])
-def test_analytic_icnn_gradients_equal_autograd(hidden):
+@pytest.mark.parametrize("d", [5, 20])  # both orientations of the A products (_icnn.SMALL_D = 16)
+def test_analytic_icnn_gradients_equal_autograd(hidden, d):
     from trackability.models._icnn import FlatICNN
 
-    d = 5
     f, g = _perturbed_icnns(d, hidden)
     x, y = torch.randn(30, d), torch.randn(20, d)  # unequal batches, as when populations differ
     # autograd (double backward), the way the official code computes the g update
@@ -443,6 +443,7 @@ def test_analytic_icnn_gradients_equal_autograd(hidden):
     ref_f = torch.autograd.grad(loss_f, list(f.parameters()))
     ref_tx = tx.detach().clone()
     fg, ff = FlatICNN(g), FlatICNN(f)
+    assert fg._small is (d == 5)  # the two values of d take the two paths
     with torch.no_grad():
         torch.testing.assert_close(fg.transport(x), ref_tx, rtol=1e-5, atol=1e-5)
         value = fg.transport_loss_gradients(x, ff, 1.0)

@@ -33,6 +33,11 @@ from typing import Any
 from trackability.models._torch import require_torch
 
 SLOPE = 0.2
+#: Below this many input features the products with an ``n x d`` or ``d``-column operand run as
+#: their transposes (``(A^T E^T)^T`` instead of ``E A``): MKL's single-thread sgemm takes 3-5x
+#: longer for an output with fewer than 16 columns (batch 256, 257 rows of A: 112 against 34
+#: microseconds at d = 11), and no longer from 16 on (benchmarks/bench_neural.py, docs/neural.md).
+SMALL_D = 16
 
 
 def torch_float(torch: Any) -> Any:
@@ -147,6 +152,9 @@ class FlatICNN:
         # contiguous transposed copies: products with them run faster than with .t() views
         self.At = self.A.t().contiguous()
         self.Wt = [w.t().contiguous() for w in self.W]
+        # few input features: weight gradients of A go through a (d x rows) buffer (see SMALL_D)
+        self._small = d < SMALL_D
+        self._gAt = torch.empty(d, u_total, dtype=torch.float32)
         self._lrelu = torch.nn.functional.leaky_relu
         # grad * lrelu'(u) in one operation: torch's own leaky-ReLU backward kernel (and its
         # out= form, which writes into a block of a preallocated matrix)
@@ -217,7 +225,26 @@ class FlatICNN:
         e = big_e[:, lo:hi]
         self._lrelu_bwd_into(delta * a0, us[0], SLOPE, False, grad_input=e)
         e.mul_(2.0)
-        return big_e @ self.A, big_e, deltas
+        if self._small:
+            grad_x = self.torch.mm(self.At, big_e.t()).t().contiguous()
+        else:
+            grad_x = big_e @ self.A
+        return grad_x, big_e, deltas
+
+    def _grad_a(self, big_e: Any, x: Any) -> None:
+        """``gA = E^T x`` (the weight gradient of every ``A_k`` at once)."""
+        if self._small:
+            self.torch.mm(x.t(), big_e, out=self._gAt)
+            self.gA.copy_(self._gAt.t())
+        else:
+            self.torch.mm(big_e.t(), x, out=self.gA)
+
+    def _add_grad_a(self, lo: int, hi: int, e: Any, x: Any) -> None:
+        """``gA[lo:hi] += e^T x``."""
+        if self._small:
+            self.gA[lo:hi].add_(self.torch.mm(x.t(), e).t())
+        else:
+            self.gA[lo:hi].addmm_(e.t(), x)
 
     def potential_gradients(self, x: Any, c: Any) -> Any:
         """Write into :attr:`grad` the weight gradient of ``sum_i c_i f(x_i)``; return ``f(x)``."""
@@ -225,7 +252,7 @@ class FlatICNN:
         out, _, _, zs = cache
         _, big_e, _ = self.backward_input(cache, c)
         torch = self.torch
-        torch.mm(big_e.t(), x, out=self.gA)
+        self._grad_a(big_e, x)
         torch.sum(big_e, dim=0, out=self.gb)
         for k in range(self.k):
             lo, hi = self.blocks[k + 1]
@@ -250,7 +277,7 @@ class FlatICNN:
         f_cache = f.forward(tx, need_out=need_loss)
         grad_f, _, _ = f.backward_input(f_cache)
         g_t = (grad_f - x).mul_(1.0 / n)  # dL / d(transport)
-        torch.mm(big_e.t(), g_t, out=self.gA)
+        self._grad_a(big_e, g_t)
         self.gb.zero_()
         big_bar = g_t @ self.At  # adjoints of e_0 .. e_{K-1} and of the constant column
         lo, hi = self.blocks[0]
@@ -259,7 +286,7 @@ class FlatICNN:
         delta_bar = self._lrelu_bwd(t0 * a0, u0, SLOPE, False)
         u0_bar = self._lrelu_bwd(self._lrelu_bwd(t0 * deltas[0], u0, SLOPE, False), u0, SLOPE,
                                  False)
-        self.gA[lo:hi].addmm_(u0_bar.t(), x)
+        self._add_grad_a(lo, hi, u0_bar, x)
         torch.sum(u0_bar, dim=0, out=self.gb[lo:hi])
         for k in range(1, self.k):
             lo, hi = self.blocks[k]
