@@ -215,3 +215,13 @@ def test_margins_budget_respected_when_it_fits():
     x = rng.normal(size=(30, 2))
     m = assignment_margins(x, x + 0.01, max_memory="1GB")
     assert np.all(m >= 0)
+
+
+@pytest.mark.parametrize(("scale", "L"), [(1e-160, 1e-160), (1e-300, 1e-20), (1e-170, 1e-153)])
+def test_critical_gap_keeps_full_precision_when_scale_times_L_is_subnormal(scale, L):
+    # scale * L below the smallest normal float (2.2e-308) has few significant bits left (1e-323:
+    # about 4); the critical gap must still be the correctly rounded exact value. With n = 1e200
+    # and delta = 0.5, sqrt((1 - delta) / (2 n)) = 5e-101 exactly, and the gap stays finite.
+    got = critical_gap(0.5, 10**200, L, scale=scale)
+    exact = Fraction(1, 2 * 10**100) / (Fraction(scale) * Fraction(L))
+    assert math.isclose(got, float(exact), rel_tol=1e-12)
