@@ -248,3 +248,29 @@ def test_more_map_rounds_find_the_true_map_beyond_the_transition():
     est50 = estimate_recoverability(x, y, **kw)  # the default, MAP_ROUNDS = 50
     assert est3.recovery - measured > 0.10  # the documented overshoot
     assert abs(est50.recovery - measured) < 0.05
+
+
+def test_diagnose_passes_map_rounds_to_the_estimate_and_records_it(monkeypatch):
+    from trackability.diagnostics import recoverability as rec_mod
+
+    pair = near_identity(60, 4, gap=0.5, noise=0.05, random_state=0)
+    default = diagnose(pair.control, pair.treated, 0.5, random_state=0, n_boot=0, recoverability=True)
+    assert default.recoverability["map_rounds"] == rec_mod.MAP_ROUNDS == 50
+    direct = estimate_recoverability(pair.control, pair.treated, gap=0.5, map_rounds=2,
+                                     cell_confidence=False, find_gap=False, random_state=0)
+    assert direct.map_rounds == 2 and direct.to_dict()["map_rounds"] == 2
+    seen = []
+    real = rec_mod.estimate_recoverability
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("map_rounds"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rec_mod, "estimate_recoverability", spy)
+    rep = diagnose(pair.control, pair.treated, 0.5, random_state=0, n_boot=0, recoverability=True,
+                   map_rounds=2)
+    assert seen == [2] and rep.recoverability["map_rounds"] == 2
+    assert json.loads(rep.to_json())["recoverability"]["map_rounds"] == 2
+    for bad in (0, -1, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="map_rounds"):
+            diagnose(pair.control, pair.treated, 0.5, n_boot=0, map_rounds=bad)

@@ -163,6 +163,7 @@ class RecoverabilityEstimate:
     growth: str
     assumptions: list[str] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
+    map_rounds: int = MAP_ROUNDS
 
     def to_dict(self, *, cells: bool = False) -> dict[str, Any]:
         """Plain-Python form (per-cell arrays only with ``cells=True``)."""
@@ -173,7 +174,7 @@ class RecoverabilityEstimate:
             "noise_scale": self.noise_scale, "residual_rms": self.residual_rms, "map": self.map,
             "calibration_ece": self.calibration_ece, "confidence": self.confidence,
             "n_sim": self.n_sim, "growth": self.growth, "assumptions": list(self.assumptions),
-            "steps": [dict(st) for st in self.steps],
+            "steps": [dict(st) for st in self.steps], "map_rounds": self.map_rounds,
         }
         if cells:
             out["partner"] = self.partner.tolist()
@@ -425,7 +426,7 @@ def estimate_recoverability(
     return _finish(model, x, y, step.taus, step.residual_rms, step.kind, n=n, m_fit=m_fit, level=lv,
                    sizes=sizes, n_sim=n_sim, conf=conf, max_cells=max_cells,
                    cell_confidence=cell_confidence, gap_at=gap_at if find_gap else None,
-                   growth=growth, assumptions=assumptions, rng=rng)
+                   growth=growth, assumptions=assumptions, rng=rng, map_rounds=rounds)
 
 
 def estimate_recoverability_course(
@@ -569,7 +570,8 @@ def estimate_recoverability_course(
                    n=n, m_fit=m_fit, level=lv, sizes=sizes, n_sim=n_sim, conf=conf,
                    max_cells=max_cells, cell_confidence=cell_confidence,
                    gap_at=gap_at if find_gap else None, growth="composed",
-                   assumptions=assumptions, rng=rng, steps=steps)
+                   assumptions=assumptions, rng=rng, steps=steps,
+                   map_rounds=_check_rounds(map_rounds))
 
 
 def estimate_recoverability_windows(
@@ -716,7 +718,8 @@ def estimate_recoverability_windows(
     return _finish(model, x, x, taus, math.nan, kind,
                    n=n, m_fit=m_fit, level=lv, sizes=sizes, n_sim=n_sim, conf=conf,
                    max_cells=max_cells, cell_confidence=False, gap_at=None,
-                   growth="composed-windows", assumptions=assumptions, rng=rng, steps=steps)
+                   growth="composed-windows", assumptions=assumptions, rng=rng, steps=steps,
+                   map_rounds=_check_rounds(map_rounds))
 
 
 def _check_options(level: Any, confidence: Any, n_sim: Any, max_cells: Any) -> tuple[float, float]:
@@ -884,7 +887,8 @@ def _finish(model: _Model, x: np.ndarray, y: np.ndarray, taus: np.ndarray, resid
             kind: str, *, n: int, m_fit: int, level: float, sizes: Any, n_sim: int, conf: float,
             max_cells: int, cell_confidence: bool, gap_at: Any, growth: str,
             assumptions: list[str], rng: np.random.Generator,
-            steps: list[dict[str, Any]] | None = None) -> RecoverabilityEstimate:
+            steps: list[dict[str, Any]] | None = None,
+            map_rounds: int = MAP_ROUNDS) -> RecoverabilityEstimate:
     """Steps 3-4 on a fitted model: the recovery curve, the gap at the level, per-cell confidence."""
     t, tau, chol, lv = model.gap, model.tau, model.chol, level
     # 3. planted matchings: the recovery curve at this gap
@@ -958,6 +962,7 @@ def _finish(model: _Model, x: np.ndarray, y: np.ndarray, taus: np.ndarray, resid
         b=np.asarray(model.b),
         partner=part, cell_confidence=conf_cells, calibration_ece=float(ece), confidence=conf,
         n_sim=int(n_sim), growth=growth, assumptions=assumptions, steps=steps or [],
+        map_rounds=int(map_rounds),
     )
 
 

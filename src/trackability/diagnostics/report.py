@@ -269,6 +269,7 @@ def diagnose(
     level: float = 0.9,
     time_unit: str = "",
     intermediate: Any = None,
+    map_rounds: int | None = None,
 ) -> TrackabilityReport:
     """Diagnose whether cell-level matching is meaningful at measurement gap ``gap``.
 
@@ -331,6 +332,12 @@ def diagnose(
         predicted recovery fall with the gap as the measured one does (docs/diagnostics.md).
         Needs the estimate (``recoverability`` True, or "auto" with at most 50 features); Delta,
         delta and L still come from ``x0`` and ``xt``.
+    map_rounds
+        Rounds of the map search of the calibrated estimate (``map_rounds`` of
+        :func:`~trackability.diagnostics.recoverability.estimate_recoverability`; None: its
+        default, ``MAP_ROUNDS`` = 50). Fewer rounds are faster where the alternation does not
+        settle (untransformed intensities: minutes at 50 rounds) and shrink the map beyond the
+        transition; the value used is in ``report.recoverability["map_rounds"]``.
 
     Returns
     -------
@@ -357,6 +364,9 @@ def diagnose(
         raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
     if L is not None and mapped is not None:
         raise ValueError("give either L or mapped, not both.")
+    if map_rounds is not None and (isinstance(map_rounds, bool)
+                                   or not isinstance(map_rounds, int | np.integer) or map_rounds < 1):
+        raise ValueError(f"map_rounds must be an integer >= 1 or None; got {map_rounds!r}.")
     if recoverability not in (True, False, "auto"):
         raise ValueError(f'recoverability must be True, False or "auto"; got {recoverability!r}.')
     skipped = ""
@@ -428,13 +438,14 @@ def diagnose(
         )
 
         seed = int(rng.integers(2**31))
+        rounds = {} if map_rounds is None else {"map_rounds": int(map_rounds)}
         if course:
             est_r = estimate_recoverability_course(
                 [x, *(c for _, c in course), y], [0.0, *(tc for tc, _ in course), t],
-                level=level, cell_confidence=False, random_state=seed)
+                level=level, cell_confidence=False, random_state=seed, **rounds)
         else:
             est_r = estimate_recoverability(x, y, gap=t, level=level, cell_confidence=False,
-                                            random_state=seed)
+                                            random_state=seed, **rounds)
         rec_dict = est_r.to_dict()
     return TrackabilityReport(
         n=n, n_target=nt, d=d, gap=t, delta=r.delta, scale=r.scale, lambda_min=r.lambda_min,

@@ -75,7 +75,7 @@ def diagnose(
         :func:`trackability.diagnostics.diagnose`; needs ``recoverability=True``).
     **kwargs
         Passed to :func:`trackability.diagnostics.diagnose` (``L``, ``n_boot``, ``confidence``,
-        ``max_pairs``...).
+        ``max_pairs``, ``recoverability``, ``map_rounds``...).
 
     Returns
     -------
