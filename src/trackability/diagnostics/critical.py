@@ -92,7 +92,7 @@ def critical_gap(delta: float, n: int, L: float, *, scale: float = 1.0) -> float
     if sys.float_info.min <= denom < math.inf:
         return num / denom
     # ``scale * L`` outside the normal range although each is finite: 0 or inf, or subnormal with
-    # few significant bits (a 25 % error was found at 1e-310). In log space instead; a result
+    # few significant bits (the property test found a 25 % error there). In log space instead; a result
     # beyond float range is inf (or 0), its correctly rounded value.
     e = math.log(num) - math.log(sc) - math.log(lv)
     return math.inf if e > _LOG_MAX else math.exp(e)

@@ -520,8 +520,8 @@ def estimate_recoverability_course(
         raise ValueError(f"n_cells must be in [2, {m_fit}] (the cells available); got {n_cells!r}.")
 
     # each consecutive pair, fitted as one pair is; then composed (prefix models for gap_at_level)
-    fitted, steps = _fit_steps(pops, tt, i0, i1, kind, noise_shape, max_cells, rng,
-                               _check_rounds(map_rounds))
+    rounds = _check_rounds(map_rounds)
+    fitted, steps = _fit_steps(pops, tt, i0, i1, kind, noise_shape, max_cells, rng, rounds)
     first = fitted[0]
     chain = _compose(fitted, 0)
     prefixes = [(float(tt[i0 + j + 1] - tt[i0]), m_, c_, s_) for j, (m_, c_, s_) in enumerate(chain)]
@@ -570,8 +570,7 @@ def estimate_recoverability_course(
                    n=n, m_fit=m_fit, level=lv, sizes=sizes, n_sim=n_sim, conf=conf,
                    max_cells=max_cells, cell_confidence=cell_confidence,
                    gap_at=gap_at if find_gap else None, growth="composed",
-                   assumptions=assumptions, rng=rng, steps=steps,
-                   map_rounds=_check_rounds(map_rounds))
+                   assumptions=assumptions, rng=rng, steps=steps, map_rounds=rounds)
 
 
 def estimate_recoverability_windows(
@@ -675,8 +674,8 @@ def estimate_recoverability_windows(
 
     # the chain of single frames from the start window's last frame to the stop window's last
     base, last = i0 + w_ - 1, i1 + w_ - 1
-    fitted, steps = _fit_steps(pops, tt, base, last, kind, noise_shape, max_cells, rng,
-                               _check_rounds(map_rounds))
+    rounds = _check_rounds(map_rounds)
+    fitted, steps = _fit_steps(pops, tt, base, last, kind, noise_shape, max_cells, rng, rounds)
     n_draws = len(fitted[0].taus)
 
     def state_model(draw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -719,7 +718,7 @@ def estimate_recoverability_windows(
                    n=n, m_fit=m_fit, level=lv, sizes=sizes, n_sim=n_sim, conf=conf,
                    max_cells=max_cells, cell_confidence=False, gap_at=None,
                    growth="composed-windows", assumptions=assumptions, rng=rng, steps=steps,
-                   map_rounds=_check_rounds(map_rounds))
+                   map_rounds=rounds)
 
 
 def _check_options(level: Any, confidence: Any, n_sim: Any, max_cells: Any) -> tuple[float, float]:

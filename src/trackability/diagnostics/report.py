@@ -364,9 +364,10 @@ def diagnose(
         raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
     if L is not None and mapped is not None:
         raise ValueError("give either L or mapped, not both.")
-    if map_rounds is not None and (isinstance(map_rounds, bool)
-                                   or not isinstance(map_rounds, int | np.integer) or map_rounds < 1):
-        raise ValueError(f"map_rounds must be an integer >= 1 or None; got {map_rounds!r}.")
+    if map_rounds is not None:
+        from trackability.diagnostics.recoverability import _check_rounds
+
+        map_rounds = _check_rounds(map_rounds)  # before the (slow) restricted isometry
     if recoverability not in (True, False, "auto"):
         raise ValueError(f'recoverability must be True, False or "auto"; got {recoverability!r}.')
     skipped = ""
@@ -438,7 +439,7 @@ def diagnose(
         )
 
         seed = int(rng.integers(2**31))
-        rounds = {} if map_rounds is None else {"map_rounds": int(map_rounds)}
+        rounds = {} if map_rounds is None else {"map_rounds": map_rounds}
         if course:
             est_r = estimate_recoverability_course(
                 [x, *(c for _, c in course), y], [0.0, *(tc for tc, _ in course), t],

@@ -36,7 +36,7 @@ SLOPE = 0.2
 #: Below this many input features the products with an ``n x d`` or ``d``-column operand run as
 #: their transposes (``(A^T E^T)^T`` instead of ``E A``): MKL's single-thread sgemm takes 3-5x
 #: longer for an output with fewer than 16 columns (batch 256, 257 rows of A: 112 against 34
-#: microseconds at d = 11), and no longer from 16 on (benchmarks/bench_neural.py, docs/neural.md).
+#: microseconds at d = 11), and no longer from 16 on (benchmarks/bench_icnn_small_d.py, docs/neural.md).
 SMALL_D = 16
 
 
@@ -154,7 +154,7 @@ class FlatICNN:
         self.Wt = [w.t().contiguous() for w in self.W]
         # few input features: weight gradients of A go through a (d x rows) buffer (see SMALL_D)
         self._small = d < SMALL_D
-        self._gAt = torch.empty(d, u_total, dtype=torch.float32)
+        self._gAt = torch.empty(d, u_total, dtype=torch.float32) if self._small else None
         self._lrelu = torch.nn.functional.leaky_relu
         # grad * lrelu'(u) in one operation: torch's own leaky-ReLU backward kernel (and its
         # out= form, which writes into a block of a preallocated matrix)
