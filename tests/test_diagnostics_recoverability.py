@@ -13,6 +13,7 @@ from trackability.data.synthetic import near_identity, seed_faithful
 from trackability.diagnostics import (
     diagnose,
     estimate_recoverability,
+    estimate_recoverability_course,
     expected_calibration_error,
     measured_recovery,
     window_states,
@@ -274,3 +275,66 @@ def test_diagnose_passes_map_rounds_to_the_estimate_and_records_it(monkeypatch):
     for bad in (0, -1, 2.5, True, "3"):
         with pytest.raises(ValueError, match="map_rounds"):
             diagnose(pair.control, pair.treated, 0.5, n_boot=0, map_rounds=bad)
+
+
+def test_more_cells_than_max_cells_keep_every_sampled_controls_partner():
+    # 800 cells, fitted on 200: two independent 200-cell subsamples share a quarter of their
+    # partners, and fitting on them gave a noise 10x too large (0.50 against 0.05) and a recovery
+    # of 0.26 where an exact matching of 200 cells recovers nearly all of them
+    pair = near_identity(800, 5, gap=1.0, noise=0.05, random_state=2)
+    p = _partner(pair.control, pair.treated)
+    measured_800 = float(np.mean(pair.permutation[p] == np.arange(800)))
+    kw = {"gap": 1.0, "max_cells": 200, "n_sim": 4, "find_gap": False, "cell_confidence": False,
+          "random_state": 0}
+    est = estimate_recoverability(pair.control, pair.treated, n_cells=800, **kw)
+    assert est.n == 800 and est.curve["n_cells"][-1] == 800
+    assert est.noise_scale == pytest.approx(0.05, rel=0.2)
+    assert abs(est.recovery - measured_800) <= 0.10
+    assert any("max_cells" in a for a in est.assumptions)
+    # the default is still the recovery among max_cells cells, higher than among 800
+    small = estimate_recoverability(pair.control, pair.treated, **kw)
+    assert small.n == 200 and small.recovery > est.recovery
+    # against the truth at 200 cells: 200 random tracked pairs matched exactly
+    rng = np.random.default_rng(5)
+    inv = np.argsort(pair.permutation)  # treated row of each control cell
+    rec200 = []
+    for _ in range(5):
+        idx = rng.choice(800, 200, replace=False)
+        q = _partner(pair.control[idx], pair.treated[inv[idx]])
+        rec200.append(np.mean(q == np.arange(200)))
+    assert abs(small.recovery - float(np.mean(rec200))) <= 0.10
+    with pytest.raises(ValueError, match="n_cells must be in \\[2, 800\\]"):
+        estimate_recoverability(pair.control, pair.treated, n_cells=801, **kw)
+
+
+def test_course_steps_fitted_on_a_subsample_find_the_true_noise():
+    rng = np.random.default_rng(0)
+    x0 = rng.standard_normal((600, 3))
+    c1 = x0 + 0.05 * rng.standard_normal(x0.shape)
+    c2 = c1 + 0.05 * rng.standard_normal(x0.shape)
+    course = [c[rng.permutation(600)] for c in (x0, c1, c2)]
+    est = estimate_recoverability_course(course, [0, 1, 2], max_cells=150, n_sim=4,
+                                         cell_confidence=False, find_gap=False, random_state=0)
+    # per-cell RMS noise of a step: 0.05 * sqrt(3); fitted on 150 of 600 cells (it was 0.87)
+    for st in est.steps:
+        assert st["noise_scale"] == pytest.approx(0.05 * math.sqrt(3), rel=0.15)
+        assert st["n_fit"] == 150
+
+
+def test_one_feature_partner_is_an_optimal_assignment():
+    # the sorted matching of one feature against the exact solver: the same total cost, also with
+    # tied values; rectangular problems still go to the solver
+    from trackability.matching import assign
+
+    rng = np.random.default_rng(4)
+    for x, y in ((rng.normal(size=(300, 1)), rng.normal(size=(300, 1))),
+                 (rng.integers(0, 5, (60, 1)).astype(float), rng.integers(0, 5, (60, 1)).astype(float))):
+        p = _partner(x, y)
+        assert np.array_equal(np.sort(p), np.arange(x.shape[0]))
+        ref = assign(x, y, "sqeuclidean", method="dense")
+        assert float(np.sum((x[:, 0] - y[p, 0]) ** 2)) == pytest.approx(ref.cost, rel=1e-12, abs=1e-12)
+    x, y = rng.normal(size=(20, 1)), rng.normal(size=(50, 1))
+    p = _partner(x, y)
+    assert np.unique(p).size == 20 and p.max() < 50
+    assert float(np.sum((x[:, 0] - y[p, 0]) ** 2)) == pytest.approx(
+        assign(x, y, "sqeuclidean", method="dense").cost, rel=1e-12)

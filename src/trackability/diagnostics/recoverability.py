@@ -55,6 +55,12 @@ DEFAULT_SIZES = (2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 def _partner(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Exact optimal assignment (squared Euclidean): the target of each source cell."""
     n = max(x.shape[0], y.shape[0])
+    if x.shape[1] == 1 and x.shape[0] == y.shape[0]:
+        # one feature, as many targets as sources: the sorted (monotone) matching is optimal for a
+        # convex cost of the difference, in O(n log n) (LAPJV's worst case: 60 s at 1,151 cells)
+        out = np.empty(n, dtype=np.int64)
+        out[np.argsort(x[:, 0], kind="stable")] = np.argsort(y[:, 0], kind="stable")
+        return out
     # the assignment does not depend on the units: bring the costs near 1 (the LAPJV solver is
     # exact there; see issue 9 for costs above 1e6)
     scale = float(np.sqrt(np.mean(np.sum((x - x.mean(axis=0)) ** 2, axis=1)))) or 1.0
@@ -325,7 +331,10 @@ def estimate_recoverability(
         The measurement gap, in the time units the answer ``gap_at_level`` is wanted in.
     n_cells
         Cells per matching at which ``recovery`` is predicted (default ``min(n0, nt)``, capped
-        at ``max_cells``).
+        at ``max_cells``). Up to ``min(n0, nt)``: above ``max_cells`` the map and the noise are
+        still fitted on ``max_cells`` cells and the planted matchings draw ``n_cells`` controls
+        from all of them (docs/diagnostics.md, "Synthetic grid": at n = 10,000 this costs one
+        exact assignment of n cells per planted matching; ``find_gap`` multiplies that).
     level
         Recovery level of ``n_at_level`` and ``gap_at_level`` (default 0.5).
     map
@@ -359,8 +368,10 @@ def estimate_recoverability(
     confidence
         Level of the interval.
     max_cells
-        Cells used to fit the map and the noise (a random subsample of each population above it;
-        the subsample is what the statistic is computed on, in the data and in the simulations).
+        Controls used to fit the map and the noise (a random subsample above it, matched against
+        every treated cell, at most :data:`FIT_TREATED_CAP`, so that each keeps its partner; the
+        simulations are sampled the same way). Ignored with one feature, where every cell is
+        used (the exact matching is a sort).
     cell_confidence
         Compute the per-cell confidence of the observed matching.
     find_gap
@@ -396,17 +407,19 @@ def estimate_recoverability(
     rng = check_random_state(random_state)
 
     # the populations the model is fitted on (equal sizes; subsampled above max_cells)
-    m_fit = min(x.shape[0], y.shape[0], int(max_cells))
-    xs = x[rng.choice(x.shape[0], m_fit, replace=False)] if x.shape[0] > m_fit else x
-    ys = y[rng.choice(y.shape[0], m_fit, replace=False)] if y.shape[0] > m_fit else y
-    n_default = m_fit
-    n = n_default if n_cells is None else int(n_cells)
-    if n < 2 or n > m_fit:
-        raise ValueError(f"n_cells must be in [2, {m_fit}] (the cells available); got {n_cells!r}.")
+    m_fit = _fit_size(x, y, max_cells)
+    xs, ys, design = _fit_sample(x, y, m_fit, rng)
+    n_avail = min(x.shape[0], y.shape[0])
+    n = m_fit if n_cells is None else int(n_cells)
+    if n < 2 or n > n_avail:
+        raise ValueError(f"n_cells must be in [2, {n_avail}] (the cells available); got {n_cells!r}.")
 
     rounds = _check_rounds(map_rounds)
-    step = _fit_step(xs, ys, map, noise, noise_shape, rng, rounds)
-    model = _Model(xs, step.w, step.b, step.chol, step.tau, t, growth)
+    step = _fit_step(xs, ys, map, noise, noise_shape, rng, rounds, design)
+    # above max_cells the map and the noise come from the subsample, and the planted matchings of
+    # n cells draw their controls from all of them (the subsample has too few)
+    pool = xs if n <= m_fit else x
+    model = _Model(pool, step.w, step.b, step.chol, step.tau, t, growth)
     assumptions = [
         "the treated cells are the control cells moved by one smooth map (fitted: "
         f"{step.kind}) plus Gaussian noise, independently per cell (no batch shift, no cells gained or "
@@ -419,12 +432,16 @@ def estimate_recoverability(
         "recovery at other numbers of cells: the cells per matching are a random subset of these "
         "controls",
     ]
+    if n > m_fit:
+        assumptions.append(
+            f"the map and the noise are fitted on {m_fit} of the cells (max_cells) and hold for the "
+            f"{n} cells per matching the planted matchings draw from all {x.shape[0]} controls")
 
     def gap_at(n_: int) -> float:
         return _gap_at_level(model, n_, lv, t, n_sim, step.seed)
 
-    return _finish(model, x, y, step.taus, step.residual_rms, step.kind, n=n, m_fit=m_fit, level=lv,
-                   sizes=sizes, n_sim=n_sim, conf=conf, max_cells=max_cells,
+    return _finish(model, x, y, step.taus, step.residual_rms, step.kind, n=n, m_fit=pool.shape[0],
+                   level=lv, sizes=sizes, n_sim=n_sim, conf=conf, max_cells=max_cells,
                    cell_confidence=cell_confidence, gap_at=gap_at if find_gap else None,
                    growth=growth, assumptions=assumptions, rng=rng, map_rounds=rounds)
 
@@ -513,7 +530,7 @@ def estimate_recoverability_course(
     kind = check_choice(map, "map", MAPS)
     rng = check_random_state(random_state)
     x, y = pops[i0], pops[i1]
-    m_fit = min(x.shape[0], y.shape[0], int(max_cells))
+    m_fit = _fit_size(x, y, max_cells)
     xs = x[rng.choice(x.shape[0], m_fit, replace=False)] if x.shape[0] > m_fit else x
     n = m_fit if n_cells is None else int(n_cells)
     if n < 2 or n > m_fit:
@@ -768,10 +785,9 @@ def _fit_steps(pops: list[np.ndarray], tt: np.ndarray, i_from: int, i_to: int, k
     steps: list[dict[str, Any]] = []
     for i in range(i_from, i_to):
         a, b_ = pops[i], pops[i + 1]
-        m_i = min(a.shape[0], b_.shape[0], int(max_cells))
-        a_s = a[rng.choice(a.shape[0], m_i, replace=False)] if a.shape[0] > m_i else a
-        b_s = b_[rng.choice(b_.shape[0], m_i, replace=False)] if b_.shape[0] > m_i else b_
-        st = _fit_step(a_s, b_s, kind, None, noise_shape, rng, rounds)
+        m_i = _fit_size(a, b_, max_cells)
+        a_s, b_s, design = _fit_sample(a, b_, m_i, rng)
+        st = _fit_step(a_s, b_s, kind, None, noise_shape, rng, rounds, design)
         fitted.append(st)
         steps.append({"from": float(tt[i]), "to": float(tt[i + 1]), "noise_scale": st.tau,
                       "residual_rms": st.residual_rms, "n_fit": int(m_i)})
@@ -822,9 +838,61 @@ class _Step:
     seed: int
 
 
+#: Most treated cells the sampled controls are matched against when there are more treated cells
+#: than ``max_cells`` (the cost matrix is ``max_cells`` x this, float64).
+FIT_TREATED_CAP = 20_000
+
+
+@dataclass
+class _Design:
+    """How the fitted cells were drawn when the treated cells outnumber ``max_cells``."""
+
+    pool: np.ndarray  # all the controls
+    ix: np.ndarray  # the rows of ``pool`` that were sampled
+    n_treated: int  # treated cells in the data
+
+
+def _fit_size(x: np.ndarray, y: np.ndarray, max_cells: int) -> int:
+    """Cells per population the map and the noise are fitted on.
+
+    ``min(n0, nt, max_cells)``; with one feature ``min(n0, nt)`` whatever ``max_cells``: the exact
+    matching is then a sort, and matched against a subsample of the treated cells the residual
+    hardly depends on the noise (nearby unmatched cells absorb it; on the NF-kB tracks the
+    predicted n at 50 % went from 14 to 23 cells, measured 7).
+    """
+    if x.shape[1] == 1:
+        return min(x.shape[0], y.shape[0])
+    return min(x.shape[0], y.shape[0], int(max_cells))
+
+
+def _fit_sample(x: np.ndarray, y: np.ndarray, m_fit: int, rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray, _Design | None]:
+    """The cells the map and the noise are fitted on: ``m_fit`` controls and the treated cells.
+
+    With no more treated cells than ``m_fit``: ``m_fit`` of each. With more: ``m_fit`` controls
+    against all the treated cells (at most :data:`FIT_TREATED_CAP`), so that every sampled control
+    keeps its partner. Two subsamples drawn independently share few partners (a quarter at 200
+    of 800), and the residual of their matching is mostly the distance between different cells:
+    the fitted noise was 5x too large there (docs/diagnostics.md, "More cells than max_cells").
+    """
+    ix = rng.choice(x.shape[0], m_fit, replace=False) if x.shape[0] > m_fit else None
+    xs = x[ix] if ix is not None else x
+    if y.shape[0] <= m_fit:
+        return xs, y, None
+    k = max(FIT_TREATED_CAP, m_fit)
+    ys = y[rng.choice(y.shape[0], k, replace=False)] if y.shape[0] > k else y
+    return xs, ys, _Design(x, np.arange(x.shape[0]) if ix is None else ix, int(y.shape[0]))
+
+
 def _fit_step(xs: np.ndarray, ys: np.ndarray, map: Any, noise: float | None, noise_shape: str,
-              rng: np.random.Generator, rounds: int = MAP_ROUNDS) -> _Step:
-    """Steps 1-2 of the estimate: the map, the noise shape and (unless given) its scale."""
+              rng: np.random.Generator, rounds: int = MAP_ROUNDS,
+              design: _Design | None = None) -> _Step:
+    """Steps 1-2 of the estimate: the map, the noise shape and (unless given) its scale.
+
+    ``design`` (from :func:`_fit_sample`): ``ys`` are all (or a random cap of) the treated cells,
+    and the simulated statistic is computed the same way: the sampled controls' partners among
+    treated cells simulated from every control.
+    """
     d = xs.shape[1]
     if isinstance(map, tuple):
         w = check_array(np.atleast_2d(map[0]), "map[0] (W)")
@@ -857,10 +925,26 @@ def _fit_step(xs: np.ndarray, ys: np.ndarray, map: Any, noise: float | None, noi
     # 2. the noise scale, by indirect inference
     seed = int(rng.integers(2**31))
 
+    if design is not None:
+        rest = np.setdiff1d(np.arange(design.pool.shape[0]), design.ix)
+        rest = rest if rest.size else np.arange(design.pool.shape[0])
+
     def sim_stat(tau: float) -> float:
         g = np.random.default_rng(seed)
-        yy = xs @ w + b + tau * g.standard_normal(xs.shape) @ chol.T
-        yy = yy[g.permutation(xs.shape[0])]
+        if design is None:
+            yy = xs @ w + b + tau * g.standard_normal(xs.shape) @ chol.T
+            yy = yy[g.permutation(xs.shape[0])]
+        else:
+            # a treated population of the data's size: the sampled controls' partners and partners
+            # of other controls (drawn again where the treated cells outnumber them), cut to the
+            # size matched in the data
+            k_other = design.n_treated - design.ix.size
+            others = g.choice(rest, k_other, replace=k_other > rest.size)
+            src = np.concatenate([design.ix, others])
+            if ys.shape[0] < src.size:
+                src = src[g.choice(src.size, ys.shape[0], replace=False)]
+            src = src[g.permutation(src.size)]
+            yy = design.pool[src] @ w + b + tau * g.standard_normal((src.size, d)) @ chol.T
         if kind == "given":
             pp = _partner(xs @ w + b, yy)
             r = yy[pp] - (xs @ w + b)
