@@ -77,14 +77,18 @@ def _partner(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 MAP_ROUNDS = 50
 
 
-def _fit_affine(x: np.ndarray, y: np.ndarray, kind: str, rounds: int = MAP_ROUNDS
+def _fit_affine(x: np.ndarray, y: np.ndarray, kind: str, rounds: int = MAP_ROUNDS,
+                init: tuple[np.ndarray, np.ndarray] | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Alternate an exact assignment of ``F(x)`` to ``y`` and a least-squares ``F``.
 
-    Returns ``W``, ``b`` and the partner of each source cell under the final map.
+    From the identity, or from ``init = (W, b)`` (an ``"affine"`` map only). Returns ``W``,
+    ``b`` and the partner of each source cell under the final map.
     """
     d = x.shape[1]
     w, b = np.eye(d), np.zeros(d)
+    if init is not None and kind == "affine":
+        w, b = init
     if kind == "shift":
         b = y.mean(axis=0) - x.mean(axis=0)
     p = _partner(x @ w + b, y)
@@ -101,9 +105,10 @@ def _fit_affine(x: np.ndarray, y: np.ndarray, kind: str, rounds: int = MAP_ROUND
     return w, b, p
 
 
-def _residual_stat(x: np.ndarray, y: np.ndarray, kind: str, rounds: int = MAP_ROUNDS
+def _residual_stat(x: np.ndarray, y: np.ndarray, kind: str, rounds: int = MAP_ROUNDS,
+                   init: tuple[np.ndarray, np.ndarray] | None = None
                    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    w, b, p = _fit_affine(x, y, kind, rounds)
+    w, b, p = _fit_affine(x, y, kind, rounds, init)
     res = y[p] - (x @ w + b)
     return float(np.mean(np.sum(res**2, axis=1))), w, b, p, res
 
@@ -894,6 +899,7 @@ def _fit_step(xs: np.ndarray, ys: np.ndarray, map: Any, noise: float | None, noi
     treated cells simulated from every control.
     """
     d = xs.shape[1]
+    sim_init: tuple[np.ndarray, np.ndarray] | None = None
     if isinstance(map, tuple):
         w = check_array(np.atleast_2d(map[0]), "map[0] (W)")
         b = np.asarray(map[1], dtype=float).reshape(-1)
@@ -905,7 +911,19 @@ def _fit_step(xs: np.ndarray, ys: np.ndarray, map: Any, noise: float | None, noi
         stat_obs = float(np.mean(np.sum(res**2, axis=1)))
     else:
         kind = check_choice(map, "map", MAPS)
-        stat_obs, w, b, p, res = _residual_stat(xs, ys, kind, rounds)
+        init = None
+        if design is not None and kind == "affine":
+            # matched against more treated cells than controls, the alternation from the identity
+            # settles on a map near it (at 2,000 of 10,000 cells: 0.81 from the true one in
+            # Frobenius norm, the noise then 30x too large); it starts from the map of an equal
+            # subsample of the treated cells instead (0.17 from it; one refinement: the truth)
+            sq = ys[rng.choice(ys.shape[0], xs.shape[0], replace=False)]
+            w0, b0, _ = _fit_affine(xs, sq, kind, rounds)
+            init = (w0, b0)
+        stat_obs, w, b, p, res = _residual_stat(xs, ys, kind, rounds, init)
+        # simulated data are refitted from the map they were drawn from (the search the data
+        # needed is assumed to have succeeded)
+        sim_init = (w, b) if init is not None else None
     residual_rms = math.sqrt(stat_obs)
     check_choice(noise_shape, "noise_shape", SHAPES)
     cov = np.cov(res, rowvar=False).reshape(d, d) + 1e-12 * np.eye(d) * max(stat_obs / d, 1e-300)
@@ -949,7 +967,7 @@ def _fit_step(xs: np.ndarray, ys: np.ndarray, map: Any, noise: float | None, noi
             pp = _partner(xs @ w + b, yy)
             r = yy[pp] - (xs @ w + b)
             return float(np.mean(np.sum(r**2, axis=1)))
-        return _residual_stat(xs, yy, kind, rounds)[0]
+        return _residual_stat(xs, yy, kind, rounds, sim_init)[0]
 
     if noise is not None:
         tau = float(noise)
