@@ -23,6 +23,8 @@ frames of ``estimate_recoverability_windows`` (``--gaps 5 10 --windows 3 --cours
 676 s; 20 of 20 within a factor 2, against 0 of 20).
 ``--grid-more``: the added synthetic points alone (``MORE_POINTS``: larger n, d = 100, the Sachs
 control geometry, points beyond LAOT's transition).
+``--grid-large [I ...]``: ``LARGE_POINTS`` (n = 5,000 and 10,000; the map and the noise fitted on
+2,000 cells, the recovery predicted at n).
 """
 
 from __future__ import annotations
@@ -100,6 +102,15 @@ MORE_POINTS = [
 ]
 
 
+#: Points with more cells than are fitted (``--grid-large``): the map and the noise are fitted
+#: on ``max_cells=2000`` of them and the planted matchings drawn at the full n (``n_cells=n``);
+#: the first is MORE_POINTS' n = 5,000 point, there fitted on all 5,000 cells.
+LARGE_POINTS = [
+    ("centred", 5000, 5, 1.0, 0.02), ("colo858", 5000, 6, 1.0, 0.05),
+    ("centred", 10000, 5, 1.0, 0.02), ("centred", 10000, 20, 3.0, 0.05),
+]
+
+
 def make_pair(gen: str, n: int, d: int, gap: float, noise: float,
               seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Control cells, shuffled treated cells and the shuffle of one grid point.
@@ -143,7 +154,8 @@ def random_points(k: int, seed: int) -> list[tuple]:
 
 
 def synthetic_grid(quick: bool, points: list | None = None,
-                   map_rounds: int = MAP_ROUNDS) -> pd.DataFrame:
+                   map_rounds: int = MAP_ROUNDS, fit_cells: int | None = None) -> pd.DataFrame:
+    """Measured vs predicted recovery per point (``fit_cells``: fit on that many, predict at n)."""
     pts = [
         ("centred", 200, 10, 1.0, 0.05), ("centred", 200, 10, 3.0, 0.05), ("centred", 500, 2, 0.3, 0.1),
         ("colo858", 300, 6, 0.5, 0.05),
@@ -161,10 +173,12 @@ def synthetic_grid(quick: bool, points: list | None = None,
         t0 = time.perf_counter()
         x, y, perm = make_pair(gen, n, d, gap, noise, *rest)
         meas = measured_exact(x, y, perm)
+        t1 = time.perf_counter()
+        fit = {"max_cells": max(2000, n)} if fit_cells is None else {"max_cells": fit_cells, "n_cells": n}
         est = estimate_recoverability(x, y, gap=gap, random_state=0, n_sim=6, find_gap=False,
-                                      max_cells=max(2000, n), map_rounds=map_rounds)
+                                      map_rounds=map_rounds, **fit)
         row = {"generator": gen, "n": n, "d": d, "gap": gap, "noise": noise, "seed": rest[0] if rest else 1,
-               "measured": meas,
+               "n_fit": fit["max_cells"] if fit["max_cells"] < n else n, "measured": meas,
                "predicted": est.recovery, "lo": est.interval[0], "hi": est.interval[1],
                "abs_error": abs(est.recovery - meas), "ece_planted": est.calibration_ece}
         if np.isfinite(est.cell_confidence).any():
@@ -172,7 +186,9 @@ def synthetic_grid(quick: bool, points: list | None = None,
             mapped_ok = perm[est.partner] == np.arange(n)
             row["ece_observed"] = expected_calibration_error(est.cell_confidence, mapped_ok)
             feats.append((est.cell_confidence, mapped_ok))
+        row["noise_scale"] = est.noise_scale
         row["seconds"] = time.perf_counter() - t0
+        row["seconds_estimate"] = time.perf_counter() - t1
         rows.append(row)
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     return pd.DataFrame(rows), feats
@@ -242,8 +258,15 @@ def identifiability_table(points: list, map_rounds: int = MAP_ROUNDS) -> pd.Data
 
 def nfkb_table(quick: bool, full: bool, window: int, doses_arg: tuple[float, ...] | None = None,
                gaps_arg: tuple[int, ...] | None = None, course: bool = False,
-               map_rounds: int = MAP_ROUNDS) -> pd.DataFrame:
+               map_rounds: int = MAP_ROUNDS, fit_cells: int | None = None,
+               direct: bool = True) -> pd.DataFrame:
     """Measured vs predicted n at 50 % recovery per dose and gap (``map_rounds``: of every fit).
+
+    ``fit_cells``: cells the map and the noise are fitted on (``max_cells``; None, the default:
+    every cell of the dose; single readouts always use every cell, the runs before 2026-12-06
+    fitted 300 cells against 300 others, which inflated the noise). ``direct=False``: the course
+    estimate alone (the direct one on 3-readout windows takes minutes per point).
+
 
     ``course``: also predict it from the time course (every 3-min frame from 0 to the gap, each
     shuffled on its own so no frame carries the tracks' order), composed step by step by
@@ -273,23 +296,27 @@ def nfkb_table(quick: bool, full: bool, window: int, doses_arg: tuple[float, ...
             rng = np.random.default_rng(0)
             a = window_states(tracks, 0, window)
             b = window_states(tracks, g, window)[rng.permutation(tracks.shape[0])]
-            est = estimate_recoverability(a, b, gap=3.0 * g, n_cells=300, sizes=SIZES, n_sim=4,
-                                          max_cells=300, find_gap=False, cell_confidence=True,
-                                          random_state=0, map_rounds=map_rounds)
+            fit = tracks.shape[0] if fit_cells is None else fit_cells
             m50 = _cross(SIZES, meas, 0.5)
-            p50 = est.n_at_level
             row = {"dose": dose, "window": window, "gap_min": 3 * g,
-                   **{f"meas_{m}": v for m, v in zip(SIZES, meas, strict=True)},
-                   **{f"pred_{int(m)}": v for m, v in zip(est.curve["n_cells"], est.curve["recovery"],
-                                                          strict=True)},
-                   "measured_n50": m50, "predicted_n50": p50, "ratio": _ratio(p50, m50)}
+                   **{f"meas_{m}": v for m, v in zip(SIZES, meas, strict=True)}, "measured_n50": m50}
+            if direct:
+                est = estimate_recoverability(a, b, gap=3.0 * g, n_cells=300, sizes=SIZES, n_sim=4,
+                                              max_cells=fit, find_gap=False, cell_confidence=True,
+                                              random_state=0, map_rounds=map_rounds)
+                p50 = est.n_at_level
+                row |= {**{f"pred_{int(m)}": v for m, v in zip(est.curve["n_cells"],
+                                                               est.curve["recovery"], strict=True)},
+                        "predicted_n50": p50, "ratio": _ratio(p50, m50)}
+            else:
+                row |= {"predicted_n50": math.nan, "ratio": math.nan}
             if course:
                 last = g + window - 1  # the last frame of the stop window
                 frames = [window_states(tracks, k, 1) for k in range(last + 1)]
                 frames = [f[np.random.default_rng(k).permutation(len(f))] for k, f in enumerate(frames)]
                 if window == 1:
                     cest = estimate_recoverability_course(frames, 3.0 * np.arange(g + 1), n_cells=300,
-                                                          sizes=SIZES, n_sim=4, max_cells=300,
+                                                          sizes=SIZES, n_sim=4, max_cells=fit,
                                                           find_gap=False, cell_confidence=False,
                                                           random_state=0, map_rounds=map_rounds)
                 else:
@@ -297,7 +324,7 @@ def nfkb_table(quick: bool, full: bool, window: int, doses_arg: tuple[float, ...
                     # unpaired single frames
                     cest = estimate_recoverability_windows(a, frames, 3.0 * np.arange(last + 1),
                                                            window=window, stop=g, n_cells=300,
-                                                           sizes=SIZES, n_sim=4, max_cells=300,
+                                                           sizes=SIZES, n_sim=4, max_cells=fit,
                                                            random_state=0, map_rounds=map_rounds)
                 row |= {**{f"course_{int(m)}": v for m, v in zip(cest.curve["n_cells"],
                                                                  cest.curve["recovery"], strict=True)},
@@ -410,13 +437,20 @@ def nfkb_only(args: argparse.Namespace) -> pd.DataFrame:
         name = name.replace(".csv", "_windows" + "_".join(str(w) for w in args.windows) + ".csv")
     if args.map_rounds != 3:
         name = name.replace(".csv", f"_r{args.map_rounds}.csv")
+    fit_cells = None if args.fit_cells == "all" else int(args.fit_cells)
+    if fit_cells is not None:
+        name = name.replace(".csv", f"_fit{args.fit_cells}.csv")
+    if args.course_only:
+        name = name.replace(".csv", "_course_only.csv")
     for w in args.windows:
         tabs.append(nfkb_table(False, True, w, tuple(args.doses or ()), tuple(args.gaps or ()),
-                               course=args.course, map_rounds=args.map_rounds))
+                               course=args.course, map_rounds=args.map_rounds, fit_cells=fit_cells,
+                               direct=not args.course_only))
         pd.concat(tabs, ignore_index=True).to_csv(OUT / name, index=False)
     nf = pd.concat(tabs, ignore_index=True)
     # censored points (measured recovery below 50 % already among 2 cells) have no ratio
-    estimates = [("direct", "ratio")] + ([("course", "course_ratio")] if args.course else [])
+    estimates = ([] if args.course_only else [("direct", "ratio")]) + (
+        [("course", "course_ratio")] if args.course else [])
     for label, col in estimates:
         r = nf[col]
         nf[f"{label}_within_2x"] = ((r >= 0.5) & (r <= 2)).where(r.notna())
@@ -440,12 +474,20 @@ def main() -> None:
     ap.add_argument("--doses", type=float, nargs="*", help="NF-kB doses (default: by mode)")
     ap.add_argument("--gaps", type=int, nargs="*", help="NF-kB gaps in frames of 3 min")
     ap.add_argument("--windows", type=int, nargs="*", default=[1, 3], help="NF-kB state windows")
+    ap.add_argument("--course-only", action="store_true",
+                    help="with --nfkb-only --course: skip the direct (two-end) estimate")
+    ap.add_argument("--fit-cells", default="all",
+                    help="NF-kB: cells the map and the noise are fitted on (max_cells), or 'all', "
+                    "the default (outputs get the suffix _fit<N> otherwise)")
     ap.add_argument("--grid-more", action="store_true",
                     help="only the added synthetic points (larger n, d = 100, Sachs geometry, "
                     "beyond the transition)")
     ap.add_argument("--course", action="store_true",
                     help="with --nfkb-only: also the estimate composed from every 3-min frame "
                     "(windows: estimate_recoverability_windows)")
+    ap.add_argument("--grid-large", type=int, nargs="*", metavar="I",
+                    help="only LARGE_POINTS (n 5,000-10,000, fitted on 2,000 cells; I: their "
+                    "indices, default all)")
     ap.add_argument("--grid-random", type=int, default=0, metavar="K",
                     help="only K held-out synthetic points drawn at random (random_points)")
     ap.add_argument("--grid-seed", type=int, default=2026, help="seed of --grid-random")
@@ -469,6 +511,17 @@ def main() -> None:
         tab.to_csv(OUT / f"identifiability{suffix}.csv", index=False)
         print(tab.drop(columns=["seconds"]).round(3).to_string(index=False))
         print(f"total {time.perf_counter() - t0:.0f} s")
+        return
+    if args.grid_large is not None:
+        pick = args.grid_large or list(range(len(LARGE_POINTS)))
+        syn, _ = synthetic_grid(False, [LARGE_POINTS[i] for i in pick], args.map_rounds, fit_cells=2000)
+        tag = "" if not args.grid_large else "_" + "_".join(str(i) for i in pick)
+        syn.to_csv(OUT / f"synthetic_large{tag}{suffix}.csv", index=False)
+        cols = ["generator", "n", "d", "gap", "noise", "n_fit", "measured", "predicted", "lo", "hi",
+                "abs_error", "ece_planted", "noise_scale", "seconds_estimate"]
+        print(syn[cols].round(3).to_string(index=False))
+        print(f"predicted within 0.10 of measured on {int((syn['abs_error'] <= 0.10).sum())} of "
+              f"{len(syn)} points; total {time.perf_counter() - t0:.0f} s")
         return
     if args.grid_random:
         syn, _ = synthetic_grid(False, random_points(args.grid_random, args.grid_seed), args.map_rounds)
