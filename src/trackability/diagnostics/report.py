@@ -313,7 +313,7 @@ def diagnose(
         (:func:`~trackability.diagnostics.recoverability.estimate_recoverability`, a
         planted-matching bootstrap fitted on at most 2,000 control cells, matched against every
         treated cell up to 20,000: about 1 s for 300 cells x 10 features, 11 s for 1,000 x 20,
-        27 s for 3,000 x 50 on one core), the number of cells per matching
+        35 s for 3,000 x 50 on one core), the number of cells per matching
         and the gap at which it falls to ``level``, and a verdict in words
         (:attr:`TrackabilityReport.verdict`). ``"auto"`` (the default): whenever the cells have
         at most 50 features (its cost grows fast with the features: on 6,998 genes of the Kang
