@@ -12,15 +12,15 @@ Default: 12 synthetic points (n 100-2,000), 3 doses x 3 gaps of single readouts 
 gaps of 3-readout windows; it takes longer than the 10-minute target on a loaded 2-core machine
 (the n = 1,000 point alone took 249 s there) and was not run to the end in the session that wrote
 it. ``--full``: every dose, both states.
-``--nfkb-only [--doses ...] [--gaps ...] [--windows ...]``: the NF-kB dose x gap x window table
-alone (``--gaps 1 2 5 10 --windows 1 3``: 66 points, 567 s on one loaded core; 34 of 42
-single-readout points and 0 of 20 window points within a factor 2, 2 + 2 censored).
-``--course`` adds the estimate composed over every 3-min frame between the two ends
-(``--nfkb-only --gaps 1 2 5 10 --windows 1 --course``: 44 points, 1,015 s on one core; 41 of 42
-within a factor 2, against 34 of 42 for the two-end estimate) and draws
+``--nfkb-only [--doses ...] [--gaps ...] [--windows ...] [--fit-cells N|all]``: the NF-kB dose x
+gap x window table alone, fitted on every cell of a dose by default (the runs before 2026-12-06:
+300). ``--course`` adds the estimate composed over every 3-min frame between the two ends
+(``--nfkb-only --gaps 1 2 5 10 --windows 1 --course``: 44 points, 23 s on one core; 41 of 42
+within a factor 2, against 33 of 42 for the two-end estimate) and draws
 docs/figures/diagnostics_nfkb_phase_course.png; with ``--windows 3`` it is the chain of single
-frames of ``estimate_recoverability_windows`` (``--gaps 5 10 --windows 3 --course``: 22 points,
-676 s; 20 of 20 within a factor 2, against 0 of 20).
+frames of ``estimate_recoverability_windows`` (``--gaps 5 10 --windows 3 --course
+--course-only``: 22 points, 19 s; 20 of 20 within a factor 2; the isotropic window model,
+skipped by ``--course-only``, takes minutes per point with every cell).
 ``--grid-more``: the added synthetic points alone (``MORE_POINTS``: larger n, d = 100, the Sachs
 control geometry, points beyond LAOT's transition).
 ``--grid-large [I ...]``: ``LARGE_POINTS`` (n = 5,000 and 10,000; the map and the noise fitted on
