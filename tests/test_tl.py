@@ -248,7 +248,14 @@ def test_diagnose_writes_a_json_report_and_warns_on_raw_data(tmp_path):
     raw = a.copy()
     raw.X = np.abs(raw.X) * 1000
     with pytest.warns(UserWarning, match="log1p.*arcsinh"):
-        tl.diagnose(raw, "condition", "ctrl", "stim", 0.05, n_boot=0)
+        rep_raw = tl.diagnose(raw, "condition", "ctrl", "stim", 0.05, n_boot=0)
+    # untransformed: the calibrated estimate is skipped by default, and the verdict says why
+    assert rep_raw.recoverability is None
+    assert "looks untransformed" in rep_raw.verdict and "recoverability=True" in rep_raw.verdict
+    assert "looks untransformed" in raw.uns["trackability_diagnose"]["verdict"]
+    with pytest.warns(UserWarning, match="log1p.*arcsinh"):
+        forced = tl.diagnose(raw, "condition", "ctrl", "stim", 0.05, n_boot=0, recoverability=True)
+    assert 0 <= forced.recoverability["recovery"] <= 1
 
 
 def test_match_partners_only_for_one_to_one_and_transition_table():
