@@ -512,17 +512,6 @@ def main() -> None:
         print(tab.drop(columns=["seconds"]).round(3).to_string(index=False))
         print(f"total {time.perf_counter() - t0:.0f} s")
         return
-    if args.grid_large is not None:
-        pick = args.grid_large or list(range(len(LARGE_POINTS)))
-        syn, _ = synthetic_grid(False, [LARGE_POINTS[i] for i in pick], args.map_rounds, fit_cells=2000)
-        tag = "" if not args.grid_large else "_" + "_".join(str(i) for i in pick)
-        syn.to_csv(OUT / f"synthetic_large{tag}{suffix}.csv", index=False)
-        cols = ["generator", "n", "d", "gap", "noise", "n_fit", "measured", "predicted", "lo", "hi",
-                "abs_error", "ece_planted", "noise_scale", "seconds_estimate"]
-        print(syn[cols].round(3).to_string(index=False))
-        print(f"predicted within 0.10 of measured on {int((syn['abs_error'] <= 0.10).sum())} of "
-              f"{len(syn)} points; total {time.perf_counter() - t0:.0f} s")
-        return
     if args.grid_random:
         syn, _ = synthetic_grid(False, random_points(args.grid_random, args.grid_seed), args.map_rounds)
         syn.to_csv(OUT / f"synthetic_random_{args.grid_seed}{suffix}.csv", index=False)
@@ -534,13 +523,21 @@ def main() -> None:
               f"of the misses, overestimates: {int((syn['predicted'] > syn['measured'])[~ok].sum())}"
               f"; total {time.perf_counter() - t0:.0f} s")
         return
-    if args.grid_first or args.grid_more:
-        points, name = (MORE_POINTS, "synthetic_more") if args.grid_more else (
-            None, "synthetic_quick" if args.quick else "synthetic")
-        syn, _ = synthetic_grid(args.quick and not args.grid_more, points, args.map_rounds)
+    if args.grid_first or args.grid_more or args.grid_large is not None:
+        fit_cells = None
+        if args.grid_large is not None:
+            pick = args.grid_large or list(range(len(LARGE_POINTS)))
+            points = [LARGE_POINTS[i] for i in pick]
+            name = "synthetic_large" + ("_" + "_".join(map(str, pick)) if args.grid_large else "")
+            fit_cells = 2000
+        elif args.grid_more:
+            points, name = MORE_POINTS, "synthetic_more"
+        else:
+            points, name = None, "synthetic_quick" if args.quick else "synthetic"
+        syn, _ = synthetic_grid(args.quick and points is None, points, args.map_rounds, fit_cells)
         syn.to_csv(OUT / f"{name}{suffix}.csv", index=False)
-        cols = ["generator", "n", "d", "gap", "noise", "measured", "predicted", "lo", "hi",
-                "abs_error", "ece_planted", "ece_observed", "seconds"]
+        cols = ["generator", "n", "d", "gap", "noise", "n_fit", "measured", "predicted", "lo", "hi",
+                "abs_error", "ece_planted", "ece_observed", "noise_scale", "seconds", "seconds_estimate"]
         print(syn[[c for c in cols if c in syn]].round(3).to_string(index=False))
         print(f"predicted within 0.10 of measured on {int((syn['abs_error'] <= 0.10).sum())} of "
               f"{len(syn)} points; total {time.perf_counter() - t0:.0f} s")

@@ -376,7 +376,7 @@ def estimate_recoverability(
         Controls used to fit the map and the noise (a random subsample above it, matched against
         every treated cell, at most :data:`FIT_TREATED_CAP`, so that each keeps its partner; the
         simulations are sampled the same way). Ignored with one feature, where every cell is
-        used (the exact matching is a sort).
+        used (the exact matching of two equal populations is a sort).
     cell_confidence
         Compute the per-cell confidence of the observed matching.
     find_gap
@@ -861,9 +861,10 @@ def _fit_size(x: np.ndarray, y: np.ndarray, max_cells: int) -> int:
     """Cells per population the map and the noise are fitted on.
 
     ``min(n0, nt, max_cells)``; with one feature ``min(n0, nt)`` whatever ``max_cells``: the exact
-    matching is then a sort, and matched against a subsample of the treated cells the residual
-    hardly depends on the noise (nearby unmatched cells absorb it; on the NF-kB tracks the
-    predicted n at 50 % went from 14 to 23 cells, measured 7).
+    matching of two equal populations is then a sort, and controls subsampled below the treated
+    cells would be matched against many more of them, where in one dimension the residual hardly
+    depends on the noise (nearby unmatched cells absorb it; on the NF-kB tracks, 300 of ~1,000
+    cells: the predicted n at 50 % went from 14 to 23 cells, measured 7).
     """
     if x.shape[1] == 1:
         return min(x.shape[0], y.shape[0])
@@ -875,10 +876,11 @@ def _fit_sample(x: np.ndarray, y: np.ndarray, m_fit: int, rng: np.random.Generat
     """The cells the map and the noise are fitted on: ``m_fit`` controls and the treated cells.
 
     With no more treated cells than ``m_fit``: ``m_fit`` of each. With more: ``m_fit`` controls
-    against all the treated cells (at most :data:`FIT_TREATED_CAP`), so that every sampled control
-    keeps its partner. Two subsamples drawn independently share few partners (a quarter at 200
-    of 800), and the residual of their matching is mostly the distance between different cells:
-    the fitted noise was 5x too large there (docs/diagnostics.md, "More cells than max_cells").
+    against all the treated cells (at most :data:`FIT_TREATED_CAP`), so that
+    every sampled control keeps its partner. Two subsamples drawn independently share few
+    partners (a quarter at 200 of 800), and the residual of their matching is mostly the distance
+    between different cells: the fitted noise was 10x too large there (docs/diagnostics.md, "More
+    cells than max_cells").
     """
     ix = rng.choice(x.shape[0], m_fit, replace=False) if x.shape[0] > m_fit else None
     xs = x[ix] if ix is not None else x
